@@ -1,0 +1,127 @@
+"""Configuration read from the environment (DESIGN section 5).
+
+Every setting has one source: an environment variable, with a default that is safe for a
+developer laptop. Production refuses to start without the secrets it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("LMS_INSTANCE_DIR", BASE_DIR / "instance"))
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment does not describe a runnable configuration."""
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _development_secret() -> str:
+    """A per-checkout secret kept in instance/, so dev sessions survive restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(env: str | None = None) -> dict:
+    """Return the Flask configuration mapping for ``env`` (default: ``LMS_ENV``)."""
+    env = env or os.environ.get("LMS_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"LMS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    production = env == "production"
+    testing = env == "testing"
+
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY is required when LMS_ENV=production")
+        secret_key = "testing-secret-key" if testing else _development_secret()
+
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'lms.sqlite3'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    return {
+        "LMS_ENV": env,
+        "TESTING": testing,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "LMS_BASE_URL": os.environ.get("LMS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "LMS_UPLOAD_DIR": os.environ.get("LMS_UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        "LMS_CERT_FONT": os.environ.get("LMS_CERT_FONT", ""),
+        "LMS_SIGNING_KEY": os.environ.get("LMS_SIGNING_KEY", ""),
+        # Argon2id cost. The defaults follow RFC 9106's second recommended option (64 MiB);
+        # the test suite lowers them so that thousands of hashes stay fast.
+        "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 1 if testing else 3),
+        "ARGON2_MEMORY_COST_KIB": _int("ARGON2_MEMORY_COST_KIB", 1024 if testing else 65536),
+        "ARGON2_PARALLELISM": _int("ARGON2_PARALLELISM", 1 if testing else 4),
+        "ACTIVATION_TOKEN_HOURS": _int("LMS_ACTIVATION_TOKEN_HOURS", 7 * 24),
+        "API_TOKEN_MAX_DAYS": _int("LMS_API_TOKEN_MAX_DAYS", 365),
+        "MAX_CONTENT_LENGTH": _int("LMS_MAX_CONTENT_MB", 50) * 1024 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
+        # Sessions: signed cookie holding only an opaque server-side session key.
+        "SESSION_COOKIE_NAME": "lms_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "PERMANENT_SESSION_LIFETIME": _int("LMS_SESSION_HOURS", 12) * 3600,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # CSRF: checked by lms.core.auth for cookie-authenticated unsafe requests only.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
+        "WTF_CSRF_TIME_LIMIT": None,  # bound to the session, which expires on its own
+        "WTF_CSRF_SSL_STRICT": production,
+        # Rate limits (Flask-Limiter reads these keys directly).
+        "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "LOGIN_RATE_LIMIT_PER_ADDRESS": os.environ.get("LMS_LOGIN_LIMIT_ADDRESS", "30 per minute"),
+        "LOGIN_RATE_LIMIT_PER_ACCOUNT": os.environ.get("LMS_LOGIN_LIMIT_ACCOUNT", "5 per minute"),
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Dual-qualified teacher training LMS",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "Courses, modules, enrolments, grading and verifiable certificates "
+                "for dual-qualified (双师型) vocational teacher training."
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer"},
+                    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "lms_session"},
+                }
+            },
+            "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+        },
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,1 @@
+"""Accounts: users, roles, passwords, sessions, activation and API tokens, user import."""

@@ -1,0 +1,1 @@
+"""Bulk import of accounts from a spreadsheet (placeholder until the parser lands)."""

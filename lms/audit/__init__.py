@@ -1,0 +1,1 @@
+"""Tamper-evident audit log: every event is hash-chained to the previous one."""

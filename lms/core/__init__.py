@@ -1,0 +1,1 @@
+"""What every domain package uses: database base, errors, auth helpers, pagination."""

@@ -1,0 +1,119 @@
+"""Who is calling: session cookies (browsers) or bearer tokens (scripts), plus CSRF.
+
+Cookie sessions carry an opaque LoginSession key (see lms.accounts.models.LoginSession).
+Bearer requests authenticate with a personal API token and are exempt from CSRF, since a
+browser never attaches them on its own.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+from lms.core.errors import Forbidden, NotAuthenticated, UnsupportedMediaType
+from lms.extensions import csrf, login_manager
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if the request has one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def actor():
+    """The authenticated user of this request, or raise 401."""
+    if not current_user.is_authenticated:
+        raise NotAuthenticated()
+    return current_user._get_current_object()
+
+
+def login_required(view):
+    """Refuse anonymous callers with 401."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        actor()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def roles_required(*roles: str):
+    """Refuse anonymous callers (401) and callers without one of ``roles`` (403)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if actor().role not in roles:
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def accepts(*mimetypes: str):
+    """Declare the request body media types of a view (default: application/json)."""
+
+    def decorator(view):
+        view._lms_accepts = frozenset(mimetypes)
+        return view
+
+    return decorator
+
+
+def _check_media_type(app: Flask) -> None:
+    if request.method not in UNSAFE_METHODS or not request.path.startswith("/api/"):
+        return
+    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
+    if not has_body:
+        return
+    view = app.view_functions.get(request.endpoint or "")
+    allowed = getattr(view, "_lms_accepts", frozenset({"application/json"}))
+    if request.mimetype not in allowed:
+        raise UnsupportedMediaType(
+            f"Send the body as {' or '.join(sorted(allowed))}.",
+            f"请求体应为 {' 或 '.join(sorted(allowed))}。",
+        )
+
+
+def init_auth(app: Flask) -> None:
+    """Wire flask-login loaders and the CSRF / media-type checks into the app."""
+    from lms.accounts import services
+
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # sessions are server-side; see LoginSession
+
+    @login_manager.user_loader
+    def _load_from_session(key: str):
+        if bearer_token() is not None:
+            return None  # an explicit bearer token wins over any cookie
+        return services.user_for_session_key(key)
+
+    @login_manager.request_loader
+    def _load_from_bearer(req):
+        token = bearer_token()
+        if token is None:
+            return None
+        g.authenticated_by = "token"
+        return services.user_for_api_token(token)
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        raise NotAuthenticated()
+
+    @app.before_request
+    def _request_checks():
+        _check_media_type(app)
+        if request.method in UNSAFE_METHODS and bearer_token() is None:
+            csrf.protect()

@@ -1,0 +1,4 @@
+"""Imports every model module, so that the metadata is complete (used by Alembic)."""
+
+from lms.accounts.models import ActivationToken, ApiToken, LoginSession, User  # noqa: F401
+from lms.audit.models import AuditEvent  # noqa: F401

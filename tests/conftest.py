@@ -1,0 +1,144 @@
+"""Fixtures: one migrated database per run, one rolled-back transaction per test.
+
+The database is SQLite unless TEST_DATABASE_URL names a PostgreSQL database
+(``make test`` runs the suite once on each).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from lms import create_app
+from lms.extensions import db, limiter
+from tests.factories import ApiClient, UserFactory
+
+POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+def pytest_report_header(config):
+    url = os.environ.get("TEST_DATABASE_URL") or "sqlite (temporary file)"
+    return f"database: {url}"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        _reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    app = create_app({
+        "LMS_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
+        "LMS_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+        "RATELIMIT_STORAGE_URI": "memory://",
+    })
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _transaction(app):
+    """Run each test inside a transaction that is rolled back afterwards.
+
+    SQLAlchemy's "join an external transaction" recipe: the request-boundary commits become
+    savepoint releases, so tests see their own writes and leave nothing behind.
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        limiter.reset()
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return ApiClient(app.test_client())
+
+
+@pytest.fixture
+def anon(app):
+    """A second, independent browser."""
+    return ApiClient(app.test_client())
+
+
+@pytest.fixture
+def users(app):
+    return UserFactory()
+
+
+@pytest.fixture
+def admin(users):
+    return users.create(role="admin", email="admin@example.edu.cn", full_name="王教务")
+
+
+@pytest.fixture
+def admin_client(app, admin):
+    c = ApiClient(app.test_client())
+    c.login(admin.email)
+    return c
+
+
+@pytest.fixture
+def teacher(users):
+    return users.create(role="teacher", email="teacher@example.edu.cn", full_name="李明")
+
+
+@pytest.fixture
+def teacher_client(app, teacher):
+    c = ApiClient(app.test_client())
+    c.login(teacher.email)
+    return c
+
+
+@pytest.fixture
+def count_queries(app):
+    """Counts the SQL statements run inside the ``with`` block: ``with count_queries() as n``."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def counter():
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, *args):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                statements.append(statement)
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counter
