@@ -11,12 +11,21 @@ import os
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
+from flask_sqlalchemy.session import Session as FlaskSession
 
 from lms import create_app
 from lms.extensions import db, limiter
 from tests.factories import ApiClient, UserFactory
 
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+class ConnectionBoundSession(FlaskSession):
+    """Flask-SQLAlchemy's Session routes every query to its engine; in tests it must use the
+    connection that holds the outer transaction."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
 
 
 def pytest_report_header(config):
@@ -66,9 +75,10 @@ def _transaction(app):
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
-        )
+        db.session = db._make_scoped_session({
+            "bind": connection, "join_transaction_mode": "create_savepoint",
+            "class_": ConnectionBoundSession,
+        })
         limiter.reset()
         try:
             yield

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+from flask.globals import _cv_app
+
 from lms.accounts.models import User
 from lms.accounts.passwords import hash_password
 from lms.extensions import db
@@ -39,7 +41,7 @@ class ApiClient:
         self.bearer: str | None = None
 
     def fetch_csrf(self) -> str:
-        self.csrf_token = self.client.get("/api/v1/auth/csrf").get_json()["csrf_token"]
+        self.csrf_token = self.get("/api/v1/auth/csrf").get_json()["csrf_token"]
         return self.csrf_token
 
     def login(self, email: str, password: str = PASSWORD, *, expect: int = 200):
@@ -59,8 +61,15 @@ class ApiClient:
         return merged
 
     def open(self, method: str, url: str, *, headers=None, **kwargs):
-        return self.client.open(url, method=method, headers=self._headers(method, headers),
-                                **kwargs)
+        # Each request gets its own app context, as in production: the test's own context
+        # is hidden meanwhile, otherwise ``g`` (and flask-login's cached user) would leak
+        # from one request into the next.
+        hidden = _cv_app.set(None)
+        try:
+            return self.client.open(url, method=method, headers=self._headers(method, headers),
+                                    **kwargs)
+        finally:
+            _cv_app.reset(hidden)
 
     def get(self, url, **kw):
         return self.open("GET", url, **kw)

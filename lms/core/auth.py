@@ -114,6 +114,8 @@ def init_auth(app: Flask) -> None:
 
     @app.before_request
     def _request_checks():
+        if request.routing_exception is not None:
+            return  # answer 404/405 first; there is no view to protect
         _check_media_type(app)
         if request.method in UNSAFE_METHODS and bearer_token() is None:
             csrf.protect()

@@ -1,6 +1,6 @@
 """Marshmallow building blocks shared by the domain schemas."""
 
-from marshmallow import Schema, fields, pre_load
+from marshmallow import Schema, ValidationError, fields, pre_load
 
 
 class StrictSchema(Schema):
@@ -14,11 +14,15 @@ class StrictSchema(Schema):
 
 
 class Text(fields.String):
-    """A trimmed string where an empty value means "not given" (None)."""
+    """A trimmed string. Blank means None where None is allowed, and is refused elsewhere."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        result = super()._deserialize(value, attr, data, **kwargs)
-        return result.strip() or None
+        result = super()._deserialize(value, attr, data, **kwargs).strip()
+        if result:
+            return result
+        if self.allow_none:
+            return None
+        raise ValidationError("This field must not be blank.")
 
 
 class Email(fields.Email):

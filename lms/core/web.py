@@ -34,9 +34,9 @@ def healthz():
 def readyz():
     """Readiness: the database answers."""
     try:
-        db.session.execute(text("SELECT 1"))
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means not ready
-        db.session.rollback()
         return problem_response(503, "The database is not reachable.", code="not-ready")
     return {"status": "ready", "database": "ok"}
 
