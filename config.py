@@ -69,6 +69,9 @@ def load_config(env: str | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "LMS_BASE_URL": os.environ.get("LMS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust
+        # (client address for rate limits and sessions, https scheme). 0: trust none.
+        "PROXY_COUNT": _int("LMS_PROXY_COUNT", 0),
         "LMS_UPLOAD_DIR": os.environ.get("LMS_UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
         "LMS_CERT_FONT": os.environ.get("LMS_CERT_FONT", ""),
         "LMS_SIGNING_KEY": os.environ.get("LMS_SIGNING_KEY", ""),

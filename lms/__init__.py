@@ -67,7 +67,10 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import auth_blp, users_blp
     from lms.audit.views import blp as audit_blp
+    from lms.catalog.views import courses_blp, modules_blp, programs_blp
+    from lms.enrollments.views import blp as enrollments_blp
     from lms.extensions import api
 
-    for blueprint in (auth_blp, users_blp, audit_blp):
+    for blueprint in (auth_blp, users_blp, audit_blp, programs_blp, courses_blp, modules_blp,
+                      enrollments_blp):
         api.register_blueprint(blueprint)

@@ -2,3 +2,7 @@
 
 from lms.accounts.models import ActivationToken, ApiToken, LoginSession, User  # noqa: F401
 from lms.audit.models import AuditEvent  # noqa: F401
+from lms.catalog.models import (  # noqa: F401
+    Course, CourseInstructor, Module, Program, Quiz, QuizQuestion, RubricCriterion,
+)
+from lms.enrollments.models import Enrollment  # noqa: F401

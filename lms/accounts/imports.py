@@ -39,9 +39,15 @@ def import_users(file, *, dry_run: bool, actor: User) -> dict:
     rows = read_people(file)
     plan = plan_import(rows, actor=actor)
     tokens = [] if dry_run else apply_plan(plan, actor=actor)
-    return {"rows": len(rows), "created": len(plan.new), "updated": len(plan.updates),
-            "unchanged": plan.unchanged, "enrolled": 0, "dry_run": dry_run,
-            "activation_tokens": tokens}
+    return {
+        "rows": len(rows),
+        "created": len(plan.new),
+        "updated": len(plan.updates),
+        "unchanged": plan.unchanged,
+        "enrolled": 0,
+        "dry_run": dry_run,
+        "activation_tokens": tokens,
+    }
 
 
 def read_people(file) -> list[tabular.RowData]:
@@ -60,13 +66,19 @@ def plan_import(rows: list[tabular.RowData], *, actor: User) -> ImportPlan:
     plan, errors = ImportPlan(), []
     for row in rows:
         user = existing.get(row.values["email"])
-        changes = {} if user is None else changed_fields(user, row.values)
         if user is None:
             plan.new.append(row.values)
-        elif "role" in changes and user.id == actor.id:
-            errors.append(tabular.row_error(
-                row.number, "role", "You cannot change your own role through an import. "
-                "不能通过导入修改自己的角色。"))
+            continue
+        changes = changed_fields(user, row.values)
+        if "role" in changes and user.id == actor.id:
+            errors.append(
+                tabular.row_error(
+                    row.number,
+                    "role",
+                    "You cannot change your own role through an import. "
+                    "不能通过导入修改自己的角色。",
+                )
+            )
         elif changes:
             plan.updates.append((user, changes))
         else:
@@ -77,8 +89,11 @@ def plan_import(rows: list[tabular.RowData], *, actor: User) -> ImportPlan:
 
 def changed_fields(user: User, values: dict) -> dict:
     """The given fields of a row (role included, email excluded) that differ from ``user``."""
-    return {key: value for key, value in values.items()
-            if key != "email" and getattr(user, key) != value}
+    return {
+        key: value
+        for key, value in values.items()
+        if key != "email" and getattr(user, key) != value
+    }
 
 
 def apply_plan(plan: ImportPlan, *, actor: User) -> list[dict]:
@@ -95,10 +110,13 @@ def create_accounts(people: list[dict], *, actor: User) -> list[dict]:
         users = [User(**{"role": Role.TEACHER.value, **values}) for values in batch]
         db.session.add_all(users)
         _flush_new_accounts()
-        for user in users:
-            tokens.append({"email": user.email, "token": services.issue_activation_token(user)})
-            audit.record("user.created", "user", user.id, actor=actor,
-                         data={"email": user.email, "role": user.role, "source": "import"})
+        tokens += [{"email": u.email, "token": services.issue_activation_token(u)} for u in users]
+        audit.record_many(
+            [audit.PendingEvent("user.created", "user", user.id,
+                                {"email": user.email, "role": user.role, "source": "import"})
+             for user in users],
+            actor=actor,
+        )
     return tokens
 
 
@@ -106,5 +124,7 @@ def _flush_new_accounts() -> None:
     try:
         db.session.flush()
     except IntegrityError as exc:  # a concurrent request created one of these emails
-        raise services.EmailTaken("An account in the file was created meanwhile; import again.",
-                                  "文件中的某个账号刚被他人创建，请重新导入。") from exc
+        raise services.EmailTaken(
+            "An account in the file was created meanwhile; import again.",
+            "文件中的某个账号刚被他人创建，请重新导入。",
+        ) from exc

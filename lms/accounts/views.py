@@ -64,8 +64,8 @@ def login(credentials):
 
 
 @auth_blp.route("/logout", methods=["POST"])
-@auth_blp.response(204)
 @login_required
+@auth_blp.response(204)
 def logout():
     """End this session; a copy of its cookie stops working."""
     services.end_session(services.current_session_key())
@@ -74,17 +74,17 @@ def logout():
 
 
 @auth_blp.route("/me")
-@auth_blp.response(200, UserOut)
 @login_required
+@auth_blp.response(200, UserOut)
 def me():
     """The current user."""
     return actor()
 
 
 @auth_blp.route("/password", methods=["POST"])
+@login_required
 @auth_blp.arguments(PasswordChangeIn)
 @auth_blp.response(200, CsrfOut)
-@login_required
 def change_password(data):
     """Change your password. Every session ends, and this one restarts with a new key."""
     user = actor()
@@ -108,9 +108,9 @@ def activate(data):
 
 @auth_blp.route("/tokens")
 class Tokens(MethodView):
+    @login_required
     @auth_blp.arguments(TokenCreate)
     @auth_blp.response(201, TokenCreatedOut)
-    @login_required
     def post(self, data):
         """Create a personal API token. The secret is shown once, in this answer."""
         token, secret = services.create_api_token(actor(), data["name"],
@@ -118,17 +118,17 @@ class Tokens(MethodView):
         token.token = secret
         return token
 
+    @login_required
     @auth_blp.response(200, TokenOut(many=True))
     @auth_blp.paginate()
-    @login_required
     def get(self, pagination_parameters):
         """Your API tokens that are not revoked (never their secrets)."""
         return paginate(services.list_api_tokens(actor()), pagination_parameters)
 
 
 @auth_blp.route("/tokens/<int:token_id>", methods=["DELETE"])
-@auth_blp.response(204)
 @login_required
+@auth_blp.response(204)
 def revoke_token(token_id):
     """Revoke one of your API tokens."""
     services.revoke_api_token(actor(), token_id)
@@ -136,19 +136,19 @@ def revoke_token(token_id):
 
 @users_blp.route("")
 class Users(MethodView):
+    @roles_required(Role.ADMIN)
     @users_blp.arguments(UserCreate)
     @users_blp.response(201, UserCreatedOut)
-    @roles_required(Role.ADMIN)
     def post(self, data):
         """Create an account; without a password the answer carries an activation token."""
         user, token = services.create_user(data, actor=actor())
         user.activation_token = token
         return user
 
+    @roles_required(Role.ADMIN)
     @users_blp.arguments(UserListArgs, location="query")
     @users_blp.response(200, UserOut(many=True))
     @users_blp.paginate()
-    @roles_required(Role.ADMIN)
     def get(self, args, pagination_parameters):
         """List accounts, filtered by role, activity and a search over email and names."""
         return paginate(services.user_query(**args), pagination_parameters)
@@ -156,23 +156,23 @@ class Users(MethodView):
 
 @users_blp.route("/<int:user_id>")
 class UserItem(MethodView):
-    @users_blp.response(200, UserOut)
     @roles_required(Role.ADMIN)
+    @users_blp.response(200, UserOut)
     def get(self, user_id):
         """One account."""
         return services.get_user(user_id)
 
+    @roles_required(Role.ADMIN)
     @users_blp.arguments(UserUpdate)
     @users_blp.response(200, UserOut)
-    @roles_required(Role.ADMIN)
     def patch(self, changes, user_id):
         """Update an account. Nobody can change their own role or deactivate themselves."""
         return services.update_user(services.get_user(user_id), changes, actor=actor())
 
 
 @users_blp.route("/<int:user_id>/activation-token", methods=["POST"])
-@users_blp.response(201, ActivationTokenOut)
 @roles_required(Role.ADMIN)
+@users_blp.response(201, ActivationTokenOut)
 def new_activation_token(user_id):
     """Issue a fresh activation token for an account that has not set a password yet."""
     token = services.reissue_activation_token(services.get_user(user_id), actor=actor())
@@ -181,11 +181,11 @@ def new_activation_token(user_id):
 
 
 @users_blp.route("/import", methods=["POST"])
+@roles_required(Role.ADMIN)
 @accepts("multipart/form-data")
 @users_blp.arguments(ImportFile, location="files")
-@users_blp.arguments(ImportForm, location="form")
+@users_blp.arguments(ImportForm, location="form", content_type="multipart/form-data")
 @users_blp.response(200, ImportReport)
-@roles_required(Role.ADMIN)
 def import_users(files, form):
     """Import accounts from CSV (UTF-8 or GB18030) or XLSX; all rows or none."""
     return imports.import_users(files["file"], dry_run=form["dry_run"], actor=actor())

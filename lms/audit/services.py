@@ -63,6 +63,43 @@ def record(action: str, entity_type: str, entity_id, *, actor=None, data: dict |
     return event
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event to append with ``record_many``."""
+
+    action: str
+    entity_type: str
+    entity_id: object
+    data: dict | None = None
+
+
+def record_many(events: list[PendingEvent], *, actor=None) -> list[AuditEvent]:
+    """Append many events with one lock, one read of the chain's head and one flush.
+
+    Bulk operations (imports, bulk issuance) use this instead of ``record`` per row.
+    """
+    if not events:
+        return []
+    _lock_chain()
+    prev_hash = db.session.scalar(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    actor_id = actor.id if actor is not None else None
+    rows = []
+    for pending in events:
+        clean = json.loads(json.dumps(pending.data or {}, ensure_ascii=False, default=str))
+        entity = None if pending.entity_id is None else str(pending.entity_id)
+        at = utcnow()
+        digest = compute_hash(prev_hash, at, actor_id, pending.action, pending.entity_type,
+                              entity, clean)
+        rows.append(AuditEvent(at=at, actor_id=actor_id, action=pending.action,
+                               entity_type=pending.entity_type, entity_id=entity, data=clean,
+                               prev_hash=prev_hash, hash=digest))
+        prev_hash = digest
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
 @dataclass
 class ChainBreak:
     event_id: int

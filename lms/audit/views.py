@@ -14,10 +14,10 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit-events",
 
 
 @blp.route("")
+@roles_required(Role.ADMIN)
 @blp.arguments(AuditEventArgs, location="query")
 @blp.response(200, AuditEventOut(many=True))
 @blp.paginate()
-@roles_required(Role.ADMIN)
 def list_events(args, pagination_parameters):
     """Audit events, newest first, filtered by entity, action or actor."""
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc())

@@ -42,25 +42,52 @@ REQUIRED_PEOPLE_COLUMNS = ("email", "full_name")
 
 # Header as typed (trimmed, lowercased, spaces and hyphens as "_") -> canonical column.
 PEOPLE_COLUMNS = {
-    "email": "email", "e_mail": "email", "邮箱": "email", "电子邮箱": "email",
-    "电子邮件": "email", "邮箱地址": "email",
-    "full_name": "full_name", "name": "full_name", "姓名": "full_name",
-    "full_name_en": "full_name_en", "english_name": "full_name_en", "英文名": "full_name_en",
-    "英文姓名": "full_name_en", "姓名拼音": "full_name_en",
-    "institution": "institution", "单位": "institution", "工作单位": "institution",
+    "email": "email",
+    "e_mail": "email",
+    "邮箱": "email",
+    "电子邮箱": "email",
+    "电子邮件": "email",
+    "邮箱地址": "email",
+    "full_name": "full_name",
+    "name": "full_name",
+    "姓名": "full_name",
+    "full_name_en": "full_name_en",
+    "english_name": "full_name_en",
+    "英文名": "full_name_en",
+    "英文姓名": "full_name_en",
+    "姓名拼音": "full_name_en",
+    "institution": "institution",
+    "单位": "institution",
+    "工作单位": "institution",
     "所在单位": "institution",
-    "department": "department", "部门": "department", "院系": "department",
-    "title": "title", "职称": "title",
-    "staff_no": "staff_no", "工号": "staff_no", "教工号": "staff_no",
-    "phone": "phone", "手机": "phone", "手机号": "phone", "手机号码": "phone",
+    "department": "department",
+    "部门": "department",
+    "院系": "department",
+    "title": "title",
+    "职称": "title",
+    "staff_no": "staff_no",
+    "工号": "staff_no",
+    "教工号": "staff_no",
+    "phone": "phone",
+    "手机": "phone",
+    "手机号": "phone",
+    "手机号码": "phone",
     "联系电话": "phone",
-    "role": "role", "角色": "role",
+    "role": "role",
+    "角色": "role",
 }
 
 ROLE_ALIASES = {
-    "teacher": "teacher", "学员": "teacher", "教师": "teacher", "参训教师": "teacher",
-    "instructor": "instructor", "导师": "instructor", "讲师": "instructor",
-    "admin": "admin", "教务": "admin", "管理员": "admin",
+    "teacher": "teacher",
+    "学员": "teacher",
+    "教师": "teacher",
+    "参训教师": "teacher",
+    "instructor": "instructor",
+    "导师": "instructor",
+    "讲师": "instructor",
+    "admin": "admin",
+    "教务": "admin",
+    "管理员": "admin",
 }
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
@@ -94,8 +121,7 @@ def row_error(row: int | None, field: str, message: str) -> dict:
 
 def file_invalid(message_en: str, message_zh: str) -> Invalid:
     """A 422 about the file as a whole (format, encoding, size)."""
-    return Invalid([row_error(None, "file", f"{message_en} {message_zh}")],
-                   message_en, message_zh)
+    return Invalid([row_error(None, "file", f"{message_en} {message_zh}")], message_en, message_zh)
 
 
 def raise_if_errors(errors: list[dict]) -> None:
@@ -115,9 +141,13 @@ def raise_if_errors(errors: list[dict]) -> None:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def read_table(source: FileStorage | bytes, *, columns: dict[str, str] = PEOPLE_COLUMNS,
-               required: Sequence[str] = REQUIRED_PEOPLE_COLUMNS,
-               max_rows: int = MAX_ROWS) -> Table:
+def read_table(
+    source: FileStorage | bytes,
+    *,
+    columns: dict[str, str] = PEOPLE_COLUMNS,
+    required: Sequence[str] = REQUIRED_PEOPLE_COLUMNS,
+    max_rows: int = MAX_ROWS,
+) -> Table:
     """Read an uploaded CSV or XLSX file (detected by content, not by name) into a Table.
 
     ``columns`` maps accepted headers to canonical names; unknown, duplicate or missing
@@ -140,8 +170,10 @@ def _data_rows(records, names: list[str | None], max_rows: int) -> list[RowData]
         if not any(cells):
             continue
         if len(rows) == max_rows:
-            raise file_invalid(f"The file has more than {max_rows} data rows; split it.",
-                               f"文件数据超过 {max_rows} 行，请拆分后导入。")
+            raise file_invalid(
+                f"The file has more than {max_rows} data rows; split it.",
+                f"文件数据超过 {max_rows} 行，请拆分后导入。",
+            )
         rows.append(_row(number, names, cells))
     return rows
 
@@ -155,13 +187,21 @@ def _first_nonempty(records: Iterator[tuple[int, list[str | None]]]):
 
 
 def _row(number: int, names: list[str | None], cells: list[str | None]) -> RowData:
-    if len(cells) > len(names) and any(cells[len(names):]):
-        raise Invalid([row_error(number, "file", "This row has more cells than the header "
-                                 "has columns (a comma inside an unquoted value?). "
-                                 "该行单元格数多于表头列数（值中含未加引号的逗号？）。")],
-                      "A row has more cells than the header.", "某行单元格数多于表头列数。")
-    values = {name: (cells[i] if i < len(cells) else None)
-              for i, name in enumerate(names) if name}
+    if len(cells) > len(names) and any(cells[len(names) :]):
+        raise Invalid(
+            [
+                row_error(
+                    number,
+                    "file",
+                    "This row has more cells than the header "
+                    "has columns (a comma inside an unquoted value?). "
+                    "该行单元格数多于表头列数（值中含未加引号的逗号？）。",
+                )
+            ],
+            "A row has more cells than the header.",
+            "某行单元格数多于表头列数。",
+        )
+    values = {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(names) if name}
     return RowData(number, values)
 
 
@@ -184,8 +224,10 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str | None]]]:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
     except Exception as exc:  # openpyxl raises KeyError, ValueError, ... on foreign zips
-        raise file_invalid("The file is a ZIP archive but not a readable XLSX workbook.",
-                           "文件不是可读取的 XLSX 工作簿。") from exc
+        raise file_invalid(
+            "The file is a ZIP archive but not a readable XLSX workbook.",
+            "文件不是可读取的 XLSX 工作簿。",
+        ) from exc
     return _sheet_records(workbook, sheet)
 
 
@@ -228,24 +270,30 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     else:
-        raise file_invalid("The file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8.",
-                           "文件编码既不是 UTF-8 也不是 GB18030，请另存为 CSV UTF-8。")
+        raise file_invalid(
+            "The file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8.",
+            "文件编码既不是 UTF-8 也不是 GB18030，请另存为 CSV UTF-8。",
+        )
     if not text.strip():
         raise file_invalid("The file is empty.", "文件为空。")
     if _CONTROL_CHARS.search(text):
-        raise file_invalid("The file is not a CSV or XLSX spreadsheet.",
-                           "文件不是 CSV 或 XLSX 表格。")
+        raise file_invalid(
+            "The file is not a CSV or XLSX spreadsheet.", "文件不是 CSV 或 XLSX 表格。"
+        )
     return text
 
 
 def _refuse_known_binary(data: bytes) -> None:
     if data.startswith(_OLE2_MAGIC):
-        raise file_invalid("Legacy .xls and password-protected workbooks are not supported; "
-                           "save as .xlsx or CSV.",
-                           "不支持旧版 .xls 或加密的工作簿，请另存为 .xlsx 或 CSV。")
+        raise file_invalid(
+            "Legacy .xls and password-protected workbooks are not supported; save as .xlsx or CSV.",
+            "不支持旧版 .xls 或加密的工作簿，请另存为 .xlsx 或 CSV。",
+        )
     if data.startswith(b"%PDF"):
-        raise file_invalid("A PDF is not a spreadsheet; upload CSV or XLSX.",
-                           "PDF 不是表格文件，请上传 CSV 或 XLSX。")
+        raise file_invalid(
+            "A PDF is not a spreadsheet; upload CSV or XLSX.",
+            "PDF 不是表格文件，请上传 CSV 或 XLSX。",
+        )
 
 
 def sniff_delimiter(text: str) -> str:
@@ -261,7 +309,8 @@ def sniff_delimiter(text: str) -> str:
 
 def _csv_records(data: bytes) -> Iterator[tuple[int, list[str | None]]]:
     text = decode_text(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    # strict: an unterminated quote is an error rather than a cell swallowing later rows
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text), strict=True)
     return _csv_rows(reader)
 
 
@@ -270,8 +319,10 @@ def _csv_rows(reader) -> Iterator[tuple[int, list[str | None]]]:
         for number, cells in enumerate(reader, start=1):
             yield number, _trimmed([_clean(c) for c in cells])
     except csv.Error as exc:
-        raise file_invalid(f"The CSV file is malformed near record {reader.line_num}.",
-                           f"CSV 文件格式错误（约第 {reader.line_num} 行）。") from exc
+        raise file_invalid(
+            f"The CSV file is malformed near line {reader.line_num}.",
+            f"CSV 文件格式错误（约第 {reader.line_num} 行）。",
+        ) from exc
 
 
 # --- headers ---------------------------------------------------------------------------------
@@ -283,8 +334,9 @@ def normalize_header(header: str) -> str:
     return re.sub(r"[\s\-]+", "_", text)
 
 
-def map_headers(header: Sequence[str | None], columns: dict[str, str],
-                required: Sequence[str], *, row: int = 1) -> list[str | None]:
+def map_headers(
+    header: Sequence[str | None], columns: dict[str, str], required: Sequence[str], *, row: int = 1
+) -> list[str | None]:
     """Canonical column name per header cell, or 422 naming every unknown, duplicate,
     blank or missing required column."""
     names: list[str | None] = []
@@ -292,16 +344,23 @@ def map_headers(header: Sequence[str | None], columns: dict[str, str],
     for position, cell in enumerate(header, start=1):
         name = columns.get(normalize_header(cell)) if cell else None
         if cell is None:
-            errors.append(row_error(row, "header", f"Column {position} has no header. "
-                                    f"第 {position} 列缺少表头。"))
+            errors.append(
+                row_error(
+                    row, "header", f"Column {position} has no header. 第 {position} 列缺少表头。"
+                )
+            )
         elif name is None:
             errors.append(row_error(row, "header", f'Unknown column "{cell}". 未知列“{cell}”。'))
         elif name in names:
-            errors.append(row_error(row, "header", f'Column "{cell}" appears twice. '
-                                    f"列“{cell}”重复。"))
+            errors.append(
+                row_error(row, "header", f'Column "{cell}" appears twice. 列“{cell}”重复。')
+            )
         names.append(name)
-    errors += [row_error(row, name, f'Required column "{name}" is missing. 缺少必填列“{name}”。')
-               for name in required if name not in names]
+    errors += [
+        row_error(row, name, f'Required column "{name}" is missing. 缺少必填列“{name}”。')
+        for name in required
+        if name not in names
+    ]
     if errors:
         raise Invalid(errors, "The header row is not valid.", "表头无效。")
     return names
@@ -317,8 +376,10 @@ class RoleName(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         role = ROLE_ALIASES.get(text.strip().lower())
         if role is None:
-            raise ValidationError(f'Unknown role "{text}": use teacher, instructor or admin. '
-                                  f"未知角色“{text}”：请填写 学员、导师 或 教务。")
+            raise ValidationError(
+                f'Unknown role "{text}": use teacher, instructor or admin. '
+                f"未知角色“{text}”：请填写 学员、导师 或 教务。"
+            )
         return role
 
 
@@ -339,9 +400,11 @@ def validate_rows(table: Table, schema) -> tuple[list[RowData], list[dict]]:
         try:
             valid.append(RowData(row.number, schema.load(given)))
         except ValidationError as exc:
-            errors += [row_error(row.number, field, str(message))
-                       for field, messages in _flat(exc.messages)
-                       for message in messages]
+            errors += [
+                row_error(row.number, field, str(message))
+                for field, messages in _flat(exc.messages)
+                for message in messages
+            ]
     return valid, errors
 
 
@@ -360,24 +423,25 @@ def validate_people(table: Table) -> tuple[list[RowData], list[dict]]:
     the caller applies its default to new accounts without resetting existing ones.
     """
     valid, errors = validate_rows(table, PersonRow())
-    errors += duplicate_errors(valid, "email")
-    duplicates = {e["row"] for e in errors}
-    return [r for r in valid if r.number not in duplicates], errors
+    errors += duplicate_errors(table.rows, "email", key=str.lower)
+    bad = {e["row"] for e in errors}
+    return [row for row in valid if row.number not in bad], errors
 
 
-def duplicate_errors(rows: Iterable[RowData], field: str) -> list[dict]:
-    """An error on each row whose ``field`` repeats an earlier row's (already normalised)."""
+def duplicate_errors(rows: Iterable[RowData], field: str, *, key=lambda value: value) -> list[dict]:
+    """An error on each row whose ``field`` (compared through ``key``) repeats an earlier
+    row's; empty cells are not compared."""
     first: dict[str, int] = {}
     errors = []
     for row in rows:
         value = row.values.get(field)
         if value is None:
             continue
-        if value in first:
-            errors.append(row_error(row.number, field, f"Same {field} as row {first[value]}. "
-                                    f"与第 {first[value]} 行重复。"))
-        else:
-            first[value] = row.number
+        seen = first.setdefault(key(value), row.number)
+        if seen != row.number:
+            errors.append(
+                row_error(row.number, field, f"Same {field} as row {seen}. 与第 {seen} 行重复。")
+            )
     return errors
 
 
@@ -387,7 +451,7 @@ def duplicate_errors(rows: Iterable[RowData], field: str) -> list[dict]:
 def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
     """Consecutive slices of ``items`` of at most ``size`` elements."""
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def fetch_by(column, keys: Iterable, *, batch_size: int = LOOKUP_BATCH) -> dict:

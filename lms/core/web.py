@@ -54,7 +54,8 @@ def secure_headers(response):
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin: browsers still send Referer to us, which the CSRF check needs over HTTPS.
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     is_html = response.mimetype == "text/html"
@@ -68,5 +69,12 @@ def secure_headers(response):
 
 
 def init_web(app: Flask) -> None:
+    """Register health checks, docs assets and response hardening; trust proxy headers
+    only from as many reverse proxies as LMS_PROXY_COUNT says."""
     app.register_blueprint(web)
     app.after_request(secure_headers)
+    proxies = app.config.get("PROXY_COUNT", 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)

@@ -92,3 +92,13 @@ def test_audit_cli_reports_ok_and_tampering(app, admin):
     result = runner.invoke(args=["lms", "audit-verify"])
     assert result.exit_code == 1
     assert f"event {event.id}" in result.output
+
+
+def test_record_many_continues_the_chain(admin):
+    audit.record("demo.before", "demo", 0, actor=admin)
+    events = audit.record_many([audit.PendingEvent("demo.bulk", "demo", n, {"n": n})
+                                for n in range(50)], actor=admin)
+    after = audit.record("demo.after", "demo", 51, actor=admin)
+    assert events[1].prev_hash == events[0].hash
+    assert after.prev_hash == events[-1].hash
+    assert audit.verify_chain()[1] is None

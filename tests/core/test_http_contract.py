@@ -75,7 +75,7 @@ def test_security_headers_on_api_answers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
 
 
 def test_authenticated_api_answers_are_not_stored(teacher_client):
@@ -119,3 +119,22 @@ def test_chinese_problem_titles_when_asked(client):
     response = client.get("/api/v1/auth/me", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     body = assert_problem(response, 401)
     assert body["detail"] == "请先登录。"
+
+
+def test_client_address_comes_from_the_trusted_proxy_only(monkeypatch):
+    from flask import request
+
+    app = create_app({"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "PROXY_COUNT": 1})
+
+    @app.route("/whoami")
+    def whoami():
+        return {"addr": request.remote_addr, "scheme": request.scheme}
+
+    body = app.test_client().get("/whoami", headers={
+        "X-Forwarded-For": "203.0.113.9, 198.51.100.7", "X-Forwarded-Proto": "https"}).get_json()
+    assert body == {"addr": "198.51.100.7", "scheme": "https"}
+    plain = create_app({"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    plain.add_url_rule("/whoami", view_func=whoami)
+    body = plain.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert body.get_json()["addr"] == "127.0.0.1"

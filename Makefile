@@ -1,0 +1,100 @@
+# Developer commands. Everything runs through .venv/bin, so nothing needs activating.
+#   make run     migrate, load the demo data, serve on http://127.0.0.1:5000
+#   make test    the suite on SQLite, then on PostgreSQL (PYTEST_ARGS="-x -k login" to narrow)
+#   make lint    ruff check and ruff format --check
+# `make help` lists every target.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLASK := $(BIN)/flask --app wsgi
+
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+# PostgreSQL for the second test run: server URL (no database) and database name.
+TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432
+TEST_PG_DB ?= lms_test
+export TEST_PG_URL TEST_PG_DB
+
+# gunicorn: 2 x CPUs + 1 sync workers, capped at 12. Each worker holds its own database
+# connections; beyond a dozen on one host, PostgreSQL's connection limit (100 by default)
+# runs out before the CPUs do. Override with `make serve WORKERS=4`.
+SERVE_BIND ?= 127.0.0.1:8000
+WORKERS ?= $(shell n=$$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )); echo $$(( n > 12 ? 12 : n )))
+
+.PHONY: help venv run test lint format serve clean distclean
+
+help:
+	@echo "make run       migrate, seed the demo data and serve on http://$(HOST):$(PORT)"
+	@echo "make test      pytest on SQLite, then on PostgreSQL ($(TEST_PG_DB)); PYTEST_ARGS=..."
+	@echo "make lint      ruff check + ruff format --check"
+	@echo "make format    ruff check --fix + ruff format"
+	@echo "make serve     gunicorn, $(WORKERS) workers on $(SERVE_BIND) (production-like)"
+	@echo "make venv      create $(VENV) and install requirements-dev.txt"
+	@echo "make clean     remove caches; make distclean also removes $(VENV)"
+
+# The stamp is newer than the requirements files once they are installed: editing either
+# reinstalls, nothing else does.
+venv: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+run: venv
+	$(FLASK) db upgrade
+	$(FLASK) lms seed-demo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Exit status 3 from ensure_test_db.py means "PostgreSQL not reachable": fine on a laptop,
+# a failure when CI is set (CI=true is what the CI runner sets).
+test: venv
+	@echo "== pytest on SQLite =="
+	env -u TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+	@status=0; url=$$($(BIN)/python scripts/ensure_test_db.py) || status=$$?; \
+	case "$${CI:-}" in ""|0|false|no) required=no ;; *) required=yes ;; esac; \
+	server=$$(sed -E 's#//([^:/@]+):[^@]*@#//\1:***@#' <<< "$$TEST_PG_URL"); \
+	if [ $$status -eq 0 ]; then \
+		echo "== pytest on PostgreSQL (database $(TEST_PG_DB)) =="; \
+		TEST_DATABASE_URL="$$url" $(BIN)/pytest $(PYTEST_ARGS); \
+	elif [ $$status -eq 3 ] && [ $$required = no ]; then \
+		echo "PostgreSQL not reachable at $$server: ran the suite on SQLite only"; \
+	elif [ $$status -eq 3 ]; then \
+		echo "PostgreSQL not reachable at $$server, and CI=$$CI requires it: failing"; \
+		exit 1; \
+	else \
+		echo "scripts/ensure_test_db.py failed (exit $$status)"; exit $$status; \
+	fi
+
+# Both checks run even when the first fails, so one run shows everything to fix.
+lint: venv
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	exit $$status
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The app reads DATABASE_URL, RATELIMIT_STORAGE_URI, SECRET_KEY... from the environment.
+serve: venv
+	@[ -n "$${RATELIMIT_STORAGE_URI:-}" ] || echo "warning: RATELIMIT_STORAGE_URI is unset:" \
+		"each of the $(WORKERS) workers counts login attempts on its own (use redis://...)"
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(SERVE_BIND) --access-logfile - wsgi:app
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
