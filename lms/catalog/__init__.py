@@ -1,0 +1,1 @@
+"""Catalogue: programmes, courses (training offerings), modules with quizzes and rubrics."""

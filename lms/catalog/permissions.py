@@ -1,0 +1,70 @@
+"""Who may see and change courses and modules. Every check fails closed."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, or_, select
+
+from lms.accounts.models import Role, User
+from lms.catalog.models import Course, CourseInstructor, CourseStatus
+from lms.extensions import db
+
+VISIBLE_WHEN_ENROLLED = (CourseStatus.PUBLISHED, CourseStatus.CLOSED, CourseStatus.ARCHIVED)
+
+
+def is_admin(user: User) -> bool:
+    """Admins manage everything."""
+    return user.role == Role.ADMIN
+
+
+def instructs(user: User, course_id: int) -> bool:
+    """True when ``user`` is an instructor assigned to the course."""
+    return user.role == Role.INSTRUCTOR and db.session.scalar(
+        select(exists().where(CourseInstructor.course_id == course_id,
+                              CourseInstructor.user_id == user.id))
+    )
+
+
+def is_course_staff(user: User, course: Course) -> bool:
+    """Admins and the course's assigned instructors."""
+    return is_admin(user) or instructs(user, course.id)
+
+
+def _enrolled_clause(user: User):
+    from lms.enrollments.models import Enrollment
+
+    return exists().where(Enrollment.course_id == Course.id, Enrollment.user_id == user.id,
+                          Enrollment.status != "withdrawn")
+
+
+def visible_courses_clause(user: User):
+    """SQL condition of the courses ``user`` may see.
+
+    Admins: all. Instructors: the courses they are assigned to. Teachers: published ones,
+    and closed or archived ones they are enrolled in.
+    """
+    if is_admin(user):
+        return Course.id.isnot(None)
+    if user.role == Role.INSTRUCTOR:
+        return exists().where(CourseInstructor.course_id == Course.id,
+                              CourseInstructor.user_id == user.id)
+    return or_(Course.status == CourseStatus.PUBLISHED,
+               Course.status.in_(VISIBLE_WHEN_ENROLLED) & _enrolled_clause(user))
+
+
+def can_view_course(user: User, course: Course) -> bool:
+    """Object-level form of ``visible_courses_clause``."""
+    return bool(db.session.scalar(
+        select(exists().where(Course.id == course.id, visible_courses_clause(user)))
+    ))
+
+
+def can_view_modules(user: User, course: Course) -> bool:
+    """Staff, and teachers with an active or completed enrolment, see module content."""
+    from lms.enrollments.models import SEAT_HOLDING, Enrollment
+
+    if is_course_staff(user, course):
+        return True
+    return course.status != CourseStatus.DRAFT and bool(db.session.scalar(
+        select(exists().where(Enrollment.course_id == course.id, Enrollment.user_id == user.id,
+                              Enrollment.status.in_(SEAT_HOLDING)))
+    ))

@@ -1,0 +1,1 @@
+"""Enrolments: self-enrolment, admin enrolment, roster import, capacity and waitlist."""

@@ -1,0 +1,262 @@
+"""Enrolment rules: who may enrol, capacity, the waitlist, withdrawal and promotion.
+
+Capacity is enforced by the database: a seat is taken with a conditional UPDATE of the
+course's ``seats_taken`` (row-locked on PostgreSQL, serialised on SQLite), and a check
+constraint refuses any state above capacity. Uniqueness per (course, user) is a constraint.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from lms.accounts.models import Role, User
+from lms.audit import services as audit
+from lms.catalog import permissions
+from lms.catalog.models import Course, CourseStatus
+from lms.core.db import utcnow
+from lms.core.errors import Conflict, Forbidden, Invalid, NotFound
+from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
+from lms.extensions import db
+
+ACTIVE, WAITLISTED = EnrollmentStatus.ACTIVE.value, EnrollmentStatus.WAITLISTED.value
+WITHDRAWN, COMPLETED = EnrollmentStatus.WITHDRAWN.value, EnrollmentStatus.COMPLETED.value
+
+
+class AlreadyEnrolled(Conflict):
+    code = "already-enrolled"
+    message_en, message_zh = "Already enrolled in this course.", "已报名该研修班。"
+
+
+class CourseFull(Conflict):
+    code = "course-full"
+    message_en, message_zh = "The course is full.", "该研修班名额已满。"
+
+
+class EnrollmentClosed(Conflict):
+    code = "enrollment-closed"
+    message_en, message_zh = "Enrolment is not open for this course.", "该研修班当前不接受报名。"
+
+
+class NotWithdrawable(Conflict):
+    code = "not-withdrawable"
+    message_en = "Only active or waitlisted enrolments can be withdrawn."
+    message_zh = "只能退出进行中或候补中的报名。"
+
+
+# --- seats ---------------------------------------------------------------------------------
+
+
+def _take_seat(course_id: int) -> bool:
+    """Atomically take a seat if one is free; True when taken."""
+    result = db.session.execute(
+        update(Course)
+        .where(Course.id == course_id,
+               or_(Course.capacity.is_(None), Course.seats_taken < Course.capacity))
+        .values(seats_taken=Course.seats_taken + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def _free_seat(course_id: int) -> None:
+    db.session.execute(
+        update(Course).where(Course.id == course_id)
+        .values(seats_taken=Course.seats_taken - 1)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+# --- who may enrol -------------------------------------------------------------------------
+
+
+def _check_self_enrollment(course: Course) -> None:
+    now = utcnow()
+    if course.status != CourseStatus.PUBLISHED or not course.self_enrollment:
+        raise EnrollmentClosed()
+    if course.enroll_opens_at and now < course.enroll_opens_at:
+        raise EnrollmentClosed("Enrolment has not opened yet.", "报名尚未开始。")
+    if course.enroll_closes_at and now >= course.enroll_closes_at:
+        raise EnrollmentClosed("Enrolment has closed.", "报名已截止。")
+
+
+def _check_admin_enrollment(course: Course, user: User) -> None:
+    if course.status not in (CourseStatus.DRAFT, CourseStatus.PUBLISHED):
+        raise EnrollmentClosed(f"A {course.status} course takes no enrolments.",
+                               "该研修班已关闭或归档，不能报名。")
+    if user.role != Role.TEACHER or not user.is_active:
+        raise Invalid({"user_id": ["Only active teacher accounts can be enrolled. "
+                                   "只能为在用的学员账号报名。"]})
+
+
+# --- enrol ---------------------------------------------------------------------------------
+
+
+def enroll(course: Course, user: User, *, source: str, actor: User) -> Enrollment:
+    """Enrol ``user``: active if a seat is free, else waitlisted, else 409 full."""
+    if source == "self":
+        if user.role != Role.TEACHER:
+            raise Forbidden("Only teachers enrol in courses.", "只有学员可以报名研修班。")
+        _check_self_enrollment(course)
+    else:
+        _check_admin_enrollment(course, user)
+    try:
+        with db.session.begin_nested():
+            enrollment = _place(course, user, source)
+    except IntegrityError as exc:  # the same user enrolled concurrently
+        raise AlreadyEnrolled() from exc
+    audit.record("enrollment.created", "enrollment", enrollment.id, actor=actor,
+                 data={"course_id": course.id, "user_id": user.id, "status": enrollment.status,
+                       "source": source})
+    return enrollment
+
+
+def _place(course: Course, user: User, source: str) -> Enrollment:
+    """Insert or revive the enrolment row, taking a seat or a waitlist place."""
+    existing = db.session.scalar(
+        select(Enrollment).where(Enrollment.course_id == course.id,
+                                 Enrollment.user_id == user.id).with_for_update()
+    )
+    if existing is not None and existing.status != WITHDRAWN:
+        raise AlreadyEnrolled()
+    now = utcnow()
+    if _take_seat(course.id):
+        status = ACTIVE
+    elif course.waitlist_enabled:
+        status = WAITLISTED
+    else:
+        raise CourseFull()
+    enrollment = existing or Enrollment(course_id=course.id, user_id=user.id)
+    enrollment.status, enrollment.source, enrollment.queued_at = status, source, now
+    enrollment.activated_at = now if status == ACTIVE else None
+    enrollment.withdrawn_at = None
+    db.session.add(enrollment)
+    db.session.flush()
+    return enrollment
+
+
+def enroll_many(course: Course, users: list[User], *, source: str, actor: User
+                ) -> list[Enrollment]:
+    """Enrol several users in order (roster import); existing live enrolments are kept."""
+    placed = []
+    for user in users:
+        try:
+            with db.session.begin_nested():
+                enrollment = _place(course, user, source)
+        except AlreadyEnrolled:
+            continue
+        audit.record("enrollment.created", "enrollment", enrollment.id, actor=actor,
+                     data={"course_id": course.id, "user_id": user.id,
+                           "status": enrollment.status, "source": source})
+        placed.append(enrollment)
+    return placed
+
+
+# --- withdraw and promote ------------------------------------------------------------------
+
+
+def withdraw(enrollment: Enrollment, *, actor: User) -> Enrollment:
+    """Withdraw an active or waitlisted enrolment; a freed seat goes to the waitlist."""
+    locked = db.session.scalar(
+        select(Enrollment).where(Enrollment.id == enrollment.id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if locked.status not in (ACTIVE, WAITLISTED):
+        raise NotWithdrawable()
+    held_seat = locked.status == ACTIVE
+    locked.status, locked.withdrawn_at = WITHDRAWN, utcnow()
+    db.session.flush()
+    audit.record("enrollment.withdrawn", "enrollment", locked.id, actor=actor,
+                 data={"course_id": locked.course_id, "user_id": locked.user_id,
+                       "held_seat": held_seat})
+    if held_seat:
+        _free_seat(locked.course_id)
+        promote_waitlist(locked.course_id, actor=actor)
+    return locked
+
+
+def promote_waitlist(course_id: int, *, actor: User | None) -> list[Enrollment]:
+    """Give free seats to waitlisted teachers, first come first served."""
+    promoted = []
+    while True:
+        candidate = db.session.scalar(
+            select(Enrollment)
+            .where(Enrollment.course_id == course_id, Enrollment.status == WAITLISTED)
+            .order_by(Enrollment.queued_at, Enrollment.id).limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if candidate is None or not _take_seat(course_id):
+            return promoted
+        candidate.status, candidate.activated_at = ACTIVE, utcnow()
+        db.session.flush()
+        audit.record("enrollment.promoted", "enrollment", candidate.id, actor=actor,
+                     data={"course_id": course_id, "user_id": candidate.user_id})
+        promoted.append(candidate)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def get_enrollment(enrollment_id: int, user: User) -> Enrollment:
+    """The enrolment if ``user`` owns it or is staff of its course; otherwise 404."""
+    enrollment = db.session.scalar(
+        select(Enrollment).where(Enrollment.id == enrollment_id)
+        .options(joinedload(Enrollment.course), joinedload(Enrollment.user))
+    )
+    if enrollment is None:
+        raise NotFound()
+    if enrollment.user_id != user.id and not permissions.is_course_staff(user, enrollment.course):
+        raise NotFound()
+    return enrollment
+
+
+def roster_query(course: Course, *, status: str | None = None, q: str | None = None):
+    """A course's enrolments with their users, in queue order."""
+    stmt = (select(Enrollment).join(Enrollment.user).where(Enrollment.course_id == course.id)
+            .options(joinedload(Enrollment.user))
+            .order_by(Enrollment.queued_at, Enrollment.id))
+    if status:
+        stmt = stmt.where(Enrollment.status == status)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(User.email.like(like), func.lower(User.full_name).like(like),
+                              func.lower(User.institution).like(like)))
+    return stmt
+
+
+def roster_counts(course: Course) -> dict[str, int]:
+    """Number of enrolments per status, every status present."""
+    rows = db.session.execute(
+        select(Enrollment.status, func.count()).where(Enrollment.course_id == course.id)
+        .group_by(Enrollment.status)
+    ).all()
+    counts = {s.value: 0 for s in EnrollmentStatus}
+    counts.update(dict(rows))
+    return counts
+
+
+def my_enrollments_query(user: User, *, status: str | None = None):
+    """The user's own enrolments with their courses, newest course first."""
+    stmt = (select(Enrollment).join(Enrollment.course).where(Enrollment.user_id == user.id)
+            .options(joinedload(Enrollment.course).joinedload(Course.program))
+            .order_by(Course.starts_on.desc(), Enrollment.id.desc()))
+    if status:
+        stmt = stmt.where(Enrollment.status == status)
+    return stmt
+
+
+def waitlist_position(enrollment: Enrollment) -> int | None:
+    """1-based place in the waitlist, or None when not waitlisted."""
+    if enrollment.status != WAITLISTED:
+        return None
+    ahead = db.session.scalar(
+        select(func.count()).select_from(Enrollment).where(
+            Enrollment.course_id == enrollment.course_id, Enrollment.status == WAITLISTED,
+            or_(Enrollment.queued_at < enrollment.queued_at,
+                (Enrollment.queued_at == enrollment.queued_at) & (Enrollment.id < enrollment.id)))
+    )
+    return ahead + 1
+
+
+__all__ = ["SEAT_HOLDING", "enroll", "withdraw", "promote_waitlist"]

@@ -1,0 +1,105 @@
+"""Enrolment endpoints: enrol, roster, roster import, withdraw, my enrolments."""
+
+import json
+
+from flask_smorest import Blueprint
+
+from lms.accounts.models import Role
+from lms.accounts.schemas import ImportFile, ImportForm, ImportReport
+from lms.catalog import permissions
+from lms.catalog.services import get_course, visible_course
+from lms.core.auth import accepts, actor, login_required, roles_required
+from lms.core.errors import Forbidden
+from lms.core.pagination import paginate
+from lms.enrollments import imports, services
+from lms.enrollments.schemas import (
+    EnrollmentCreate, EnrollmentOut, MyEnrollmentArgs, MyEnrollmentOut, RosterArgs,
+    RosterEntryOut,
+)
+from lms.extensions import db
+
+blp = Blueprint("enrollments", __name__, url_prefix="/api/v1",
+                description="Enrolments, capacity and waitlist, rosters.")
+
+
+@blp.route("/courses/<int:course_id>/enrollments", methods=["POST"])
+@login_required
+@blp.arguments(EnrollmentCreate)
+@blp.response(201, EnrollmentOut)
+@blp.alt_response(409, description="Already enrolled, course full, or enrolment closed.")
+def enroll(data, course_id):
+    """Enrol yourself (teachers), or enrol ``user_id`` (admins). Answers with status active
+    or waitlisted."""
+    user = actor()
+    if "user_id" in data:
+        if not permissions.is_admin(user):
+            raise Forbidden("Only admins enrol other users.", "只有教务可以为他人报名。")
+        course = get_course(course_id)
+        target = db.session.get(services.User, data["user_id"])
+        if target is None:
+            raise services.Invalid({"user_id": ["No such user. 用户不存在。"]})
+        return services.enroll(course, target, source="admin", actor=user)
+    course = visible_course(course_id, user)
+    enrollment = services.enroll(course, user, source="self", actor=user)
+    enrollment.waitlist_position = services.waitlist_position(enrollment)
+    return enrollment
+
+
+@blp.route("/courses/<int:course_id>/enrollments", methods=["GET"])
+@login_required
+@blp.arguments(RosterArgs, location="query")
+@blp.response(200, RosterEntryOut(many=True))
+@blp.paginate()
+def roster(args, course_id, pagination_parameters):
+    """The roster (admins and the course's instructors). ``X-Roster-Counts`` gives the
+    number of enrolments per status."""
+    course = visible_course(course_id, actor())
+    if not permissions.is_course_staff(actor(), course):
+        raise Forbidden()
+    items = paginate(services.roster_query(course, **args), pagination_parameters)
+    return items, 200, {"X-Roster-Counts": json.dumps(services.roster_counts(course))}
+
+
+@blp.route("/courses/<int:course_id>/enrollments/import", methods=["POST"])
+@roles_required(Role.ADMIN)
+@accepts("multipart/form-data")
+@blp.arguments(ImportFile, location="files")
+@blp.arguments(ImportForm, location="form", content_type="multipart/form-data")
+@blp.response(200, ImportReport)
+def import_roster(files, form, course_id):
+    """Enrol a roster file (CSV or XLSX): creates missing accounts (with activation tokens)
+    and enrols everyone. All rows or none."""
+    return imports.import_roster(get_course(course_id), files["file"], dry_run=form["dry_run"],
+                                 actor=actor())
+
+
+@blp.route("/enrollments/<int:enrollment_id>")
+@login_required
+@blp.response(200, EnrollmentOut)
+def get_enrollment(enrollment_id):
+    """One enrolment (its teacher, or the course staff)."""
+    enrollment = services.get_enrollment(enrollment_id, actor())
+    enrollment.waitlist_position = services.waitlist_position(enrollment)
+    return enrollment
+
+
+@blp.route("/enrollments/<int:enrollment_id>/withdraw", methods=["POST"])
+@login_required
+@blp.response(200, EnrollmentOut)
+def withdraw(enrollment_id):
+    """Withdraw (the teacher themself, or an admin). A freed seat goes to the waitlist."""
+    user = actor()
+    enrollment = services.get_enrollment(enrollment_id, user)
+    if enrollment.user_id != user.id and not permissions.is_admin(user):
+        raise Forbidden("Instructors cannot withdraw teachers.", "导师不能为学员办理退出。")
+    return services.withdraw(enrollment, actor=user)
+
+
+@blp.route("/me/enrollments")
+@login_required
+@blp.arguments(MyEnrollmentArgs, location="query")
+@blp.response(200, MyEnrollmentOut(many=True))
+@blp.paginate()
+def my_enrollments(args, pagination_parameters):
+    """Your enrolments with a summary of each course."""
+    return paginate(services.my_enrollments_query(actor(), **args), pagination_parameters)
