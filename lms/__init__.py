@@ -70,7 +70,10 @@ def _register_blueprints(app: Flask) -> None:
     from lms.catalog.views import courses_blp, modules_blp, programs_blp
     from lms.enrollments.views import blp as enrollments_blp
     from lms.extensions import api
+    from lms.learning.views import blp as learning_blp
+    from lms.practicals.grading_views import blp as grading_blp
+    from lms.practicals.views import blp as submissions_blp
 
     for blueprint in (auth_blp, users_blp, audit_blp, programs_blp, courses_blp, modules_blp,
-                      enrollments_blp):
+                      enrollments_blp, learning_blp, submissions_blp, grading_blp):
         api.register_blueprint(blueprint)

@@ -1,0 +1,1 @@
+"""Learning: theory module completion, quizzes, and per-enrolment progress."""

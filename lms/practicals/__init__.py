@@ -1,0 +1,1 @@
+"""Practicals: submissions with files, deadlines and extensions, rubric grading, gradebook."""
