@@ -128,6 +128,8 @@ def _print_seed_report(seed: demo_seed.Seed) -> None:
         f"Demo data ready: created {created}; "
         f"{sum(seed.existing.values())} account(s) already existed."
     )
+    for line in seed.summary:
+        click.echo(line)
     for note in seed.notes:
         click.echo(f"Note: {note}")
     click.echo("")

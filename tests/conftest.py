@@ -28,9 +28,26 @@ class ConnectionBoundSession(FlaskSession):
         return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "real_db: the test commits for real (no rolled-back transaction); every "
+        "table is emptied afterwards",
+    )
+
+
 def pytest_report_header(config):
     url = os.environ.get("TEST_DATABASE_URL") or "sqlite (temporary file)"
     return f"database: {url}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` need real row locks: skipped on SQLite, with the reason."""
+    if POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (make test runs it with TEST_DATABASE_URL)")
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(skip)
 
 
 def _reset_postgres(url: str) -> None:
@@ -65,12 +82,22 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _transaction(app):
+def _transaction(app, request):
     """Run each test inside a transaction that is rolled back afterwards.
 
     SQLAlchemy's "join an external transaction" recipe: the request-boundary commits become
     savepoint releases, so tests see their own writes and leave nothing behind.
+
+    Tests marked ``real_db`` (real concurrency) keep the real session and commit; every
+    table is emptied after them instead.
     """
+    if request.node.get_closest_marker("real_db"):
+        limiter.reset()
+        try:
+            yield
+        finally:
+            _empty_all_tables(app)
+        return
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -87,6 +114,15 @@ def _transaction(app):
             db.session = original
             outer.rollback()
             connection.close()
+
+
+def _empty_all_tables(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,10 @@ from sqlalchemy import JSON, bindparam, func, select, text
 
 from lms.accounts.models import User
 from lms.audit.models import AuditEvent
+from lms.catalog.models import Course, CourseInstructor, Module, Program
 from lms.demo import data
+from lms.enrollments import services as enrollment_services
+from lms.enrollments.models import Enrollment
 from lms.extensions import db
 
 ADMIN_PASSWORD = "Quiet-River-Lantern-42"
@@ -234,6 +237,166 @@ def test_seed_demo_refuses_production_unless_forced(cli, app, monkeypatch):
 def test_demo_data_is_spread_over_at_least_twenty_provinces():
     assert len({province for _, province in data.COLLEGES}) >= 20
     assert len(data.teacher_accounts()) == data.FIRST_STATION_TEACHERS == 90
+
+
+# --- seed-demo: the Guangzhou station ----------------------------------------------------
+
+
+def demo_course() -> Course | None:
+    return db.session.scalar(select(Course).where(Course.code == data.FIRST_STATION_CODE))
+
+
+def station_counts() -> tuple:
+    """Everything the station step creates, counted."""
+    course = demo_course()
+    return (
+        db.session.scalar(select(func.count()).select_from(Program)),
+        db.session.scalar(select(func.count()).select_from(Course)),
+        db.session.scalar(select(func.count()).where(Module.course_id == course.id)),
+        db.session.scalar(select(func.count()).where(CourseInstructor.course_id == course.id)),
+        db.session.scalar(select(func.count()).where(Enrollment.course_id == course.id)),
+    )
+
+
+def test_seed_demo_builds_and_publishes_the_guangzhou_station(cli):
+    result = cli("seed-demo")
+
+    assert_exit(result, 0)
+    course = demo_course()
+    assert course.status == "published" and course.published_at is not None
+    assert course.program.title == "工业互联网产教融合教师研修·中国行"
+    assert course.host_institution == "广东轻工职业技术学院"
+    assert course.organizers == [
+        "中国职业技术教育学会",
+        "中国工业互联网研究院",
+        "海尔数字科技（南京）有限公司",
+    ]
+    assert "协办" in course.description
+    assert (course.location, str(course.starts_on), str(course.ends_on)) == (
+        "广州",
+        "2020-12-02",
+        "2020-12-06",
+    )
+    assert (course.capacity, course.waitlist_enabled) == (100, True)
+    assert (course.certificate_title, course.certificate_issuer) == (
+        "结业证书",
+        "中国职业技术教育学会",
+    )
+    assert course.certificate_signatory and course.certificate_validity_months is None
+    assert course.min_theory_hours > 0 and course.min_practical_hours > 0
+    lines = [line for line in result.output.splitlines() if data.FIRST_STATION_CODE in line]
+    assert len(lines) == 1 and lines[0].startswith("Demo course: IIOT-GZ-2020")
+    assert "published" in lines[0] and "90 active" in lines[0]
+
+
+def test_the_demo_course_has_three_theory_and_two_practical_modules(cli):
+    assert_exit(cli("seed-demo"), 0)
+
+    modules = db.session.scalars(
+        select(Module).where(Module.course_id == demo_course().id).order_by(Module.position)
+    ).all()
+    assert [(m.kind, m.title) for m in modules] == [
+        ("theory", "工业互联网体系架构"),
+        ("theory", "5G+工业互联网应用"),
+        ("theory", "工业大数据与人工智能基础"),
+        ("practical", "工业互联网平台设备接入实训"),
+        ("practical", "数字孪生产线建模实训"),
+    ]
+    quizzes = [m.quiz for m in modules if m.quiz is not None]
+    assert len(quizzes) == 1 and 3 <= len(quizzes[0].questions) <= 5
+    assert {len(q.correct) > 1 for q in quizzes[0].questions} == {True, False}
+    course = demo_course()
+    theory = sum(m.hours for m in modules if m.kind == "theory")
+    practical = sum(m.hours for m in modules if m.kind == "practical")
+    assert theory >= course.min_theory_hours and practical >= course.min_practical_hours
+    for practical_module in modules[3:]:
+        assert 3 <= len(practical_module.criteria) <= 4
+        total = sum(c.max_points for c in practical_module.criteria)
+        assert 0 < practical_module.pass_points <= total
+
+
+def test_the_demo_course_has_the_three_instructors_and_ninety_active_teachers(cli, client):
+    assert_exit(cli("seed-demo"), 0)
+    course = demo_course()
+
+    instructors = db.session.scalars(
+        select(User.email)
+        .join(CourseInstructor, CourseInstructor.user_id == User.id)
+        .where(CourseInstructor.course_id == course.id)
+    ).all()
+    assert sorted(instructors) == [data.instructor_email(n) for n in (1, 2, 3)]
+    enrolled = db.session.execute(
+        select(User.email, Enrollment.status)
+        .join(Enrollment, Enrollment.user_id == User.id)
+        .where(Enrollment.course_id == course.id)
+    ).all()
+    assert sorted(enrolled) == [(data.teacher_email(n), "active") for n in range(1, 91)]
+    assert course.seats_taken == 90
+
+    client.login("teacher07@demo.lms.cn", data.DEMO_PASSWORD)
+    mine = client.get("/api/v1/me/enrollments").get_json()
+    assert [(e["course"]["code"], e["status"]) for e in mine] == [("IIOT-GZ-2020", "active")]
+
+
+def test_the_demo_course_is_built_by_the_demo_admin_with_audit_events(cli):
+    assert_exit(cli("seed-demo"), 0)
+    admin = user_by_email(data.ADMIN["email"])
+
+    rows = db.session.execute(
+        select(
+            AuditEvent.action,
+            func.count(),
+            func.min(AuditEvent.actor_id),
+            func.max(AuditEvent.actor_id),
+        )
+        .where(AuditEvent.entity_type.in_(("program", "course", "module", "enrollment")))
+        .group_by(AuditEvent.action)
+    ).all()
+    by_action = {action: (n, low, high) for action, n, low, high in rows}
+    assert by_action == {
+        "program.created": (1, admin.id, admin.id),
+        "course.created": (1, admin.id, admin.id),
+        "module.created": (5, admin.id, admin.id),
+        "course.instructor_assigned": (3, admin.id, admin.id),
+        "enrollment.created": (90, admin.id, admin.id),
+        "course.published": (1, admin.id, admin.id),
+    }
+
+
+def test_a_second_seed_demo_adds_nothing_to_the_station(cli):
+    assert_exit(cli("seed-demo"), 0)
+    counts, events = station_counts(), audit_count()
+
+    second = cli("seed-demo")
+
+    assert_exit(second, 0)
+    assert station_counts() == counts == (1, 1, 5, 3, 90)
+    assert audit_count() == events
+    assert demo_course().status == "published"
+
+
+def test_seed_demo_keeps_a_withdrawal_made_during_a_demo(cli):
+    assert_exit(cli("seed-demo"), 0)
+    teacher = user_by_email(data.teacher_email(5))
+    enrollment = db.session.scalar(select(Enrollment).where(Enrollment.user_id == teacher.id))
+    enrollment_services.withdraw(enrollment, actor=teacher)
+
+    assert_exit(cli("seed-demo"), 0)
+
+    db.session.expire_all()
+    assert db.session.get(Enrollment, enrollment.id).status == "withdrawn"
+    assert demo_course().seats_taken == 89
+
+
+def test_audit_verify_passes_after_seeding_the_station_twice(cli):
+    assert_exit(cli("seed-demo"), 0)
+    assert_exit(cli("seed-demo"), 0)
+
+    result = cli("audit-verify")
+
+    assert_exit(result, 0)
+    assert result.output.startswith("OK:")
+    assert audit_count() > 94 + 90  # accounts, and the station's enrolments among others
 
 
 # --- audit-verify -------------------------------------------------------------------------

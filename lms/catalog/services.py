@@ -18,7 +18,7 @@ from lms.catalog.models import (
     Course, CourseInstructor, CourseStatus, Module, ModuleKind, Program, Quiz, QuizQuestion,
     RubricCriterion,
 )
-from lms.core.db import utcnow
+from lms.core.db import utcnow, violated_constraint
 from lms.core.errors import Conflict, Invalid, NotFound
 from lms.extensions import db
 
@@ -49,12 +49,19 @@ def module_has_activity(module: Module) -> bool:
 
 
 def _flush_unique(error_cls, *, field: str):
-    """Flush, turning a unique violation into ``error_cls`` (a concurrent duplicate)."""
+    """Flush, turning a unique violation of ``field`` into ``error_cls`` (a concurrent
+    duplicate) and a capacity check violation (a concurrent enrolment) into 409."""
     try:
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError as exc:
-        raise error_cls(errors={field: ["Already used."]}) from exc
+        constraint = violated_constraint(exc)
+        if "within_capacity" in constraint:
+            raise Conflict("More seats were taken meanwhile; choose a larger capacity.",
+                           "名额已被占用，请设置更大的容量。") from exc
+        if field in constraint or "UNIQUE" in constraint.upper():
+            raise error_cls(errors={field: ["Already used."]}) from exc
+        raise
 
 
 def _changed(obj, changes: dict) -> dict:
@@ -176,7 +183,17 @@ def update_course(course: Course, changes: dict, *, actor: User) -> Course:
     if diff:
         audit.record("course.updated", "course", course.id, actor=actor,
                      data={k: [str(a), str(b)] for k, (a, b) in diff.items()})
+    if "capacity" in diff and _capacity_grew(*diff["capacity"]):
+        # Imported here: enrolments build on the catalogue, not the other way round.
+        from lms.enrollments.services import promote_waitlist
+
+        promote_waitlist(course.id, actor=actor)
     return course
+
+
+def _capacity_grew(old: int | None, new: int | None) -> bool:
+    """True when seats were added (a larger number, or no limit any more)."""
+    return new is None or (old is not None and new > old)
 
 
 # action -> (allowed source states, target state)
@@ -199,12 +216,15 @@ def change_status(course: Course, action: str, *, actor: User) -> Course:
             select(func.count()).select_from(Module).where(Module.course_id == course.id)):
         raise BadTransition("Add at least one module before publishing.",
                             "发布前请至少添加一个模块。")
-    audit.record(f"course.{target.value}", "course", course.id, actor=actor,
-                 data={"from": course.status, "to": target.value})
+    previous = course.status
     course.status = target.value
     if target == CourseStatus.PUBLISHED and course.published_at is None:
         course.published_at = utcnow()
+    # Lock the course row before the audit chain, in the order enrolments take them;
+    # the opposite order deadlocks with a concurrent enrolment.
     db.session.flush()
+    audit.record(f"course.{target.value}", "course", course.id, actor=actor,
+                 data={"from": previous, "to": target.value})
     return course
 
 

@@ -82,3 +82,13 @@ def _configure_sqlite(dbapi_connection, connection_record):
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN")
+
+
+def violated_constraint(exc) -> str:
+    """The name (PostgreSQL) or description (SQLite) of the constraint an IntegrityError
+    broke, for mapping it to the right domain error."""
+    orig = getattr(exc, "orig", exc)
+    diag = getattr(orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return diag.constraint_name
+    return str(orig)

@@ -36,6 +36,18 @@ PRACTICAL_PLATFORM = "工业互联网平台"
 
 HAIER_DIGITAL = CO_ORGANIZERS[0]
 
+# The station runs Wednesday to Sunday, 2 to 6 December 2020: five days of eight 学时,
+# three theory days and two practical days. The end date is our choice; the design gives
+# only the opening day.
+FIRST_STATION_ENDS_ON = date(2020, 12, 6)
+FIRST_STATION_CAPACITY = 100  # 90 teachers enrolled: ten seats left, then the waitlist
+FIRST_STATION_MIN_THEORY_HOURS = 24
+FIRST_STATION_MIN_PRACTICAL_HOURS = 16
+CERTIFICATE_TITLE = "结业证书"
+CERTIFICATE_ISSUER = ORGANIZERS[0]
+# The lead instructor of the station signs; like every demo person, he is invented.
+CERTIFICATE_SIGNATORY = "陈建国"
+
 # --- staff of the first station -----------------------------------------------------------
 
 ADMIN = {
@@ -279,3 +291,234 @@ def teacher_accounts() -> list[dict]:
 def demo_accounts() -> list[dict]:
     """Every demo account, admin first, as user-create payloads."""
     return [dict(ADMIN), *instructor_accounts(), *teacher_accounts()]
+
+
+# --- the programme, the course and its modules, as API payloads (loaded through the same
+# schemas as the HTTP API, so the demo passes every validation rule) -----------------------
+
+CO_ORGANIZER_NOTE = (
+    f"主办单位：{'、'.join(ORGANIZERS)}；协办单位：{'、'.join(CO_ORGANIZERS)}"
+    f"（协办单位也列在主办方列表中，以便在证书与课程页面上显示）。"
+)
+
+
+def program_payload() -> dict:
+    """The programme (项目) of the national tour."""
+    return {
+        "code": PROGRAM_CODE,
+        "title": PROGRAM_TITLE,
+        "organizers": [*ORGANIZERS, *CO_ORGANIZERS],
+        "description": f"{PROGRAM_DESCRIPTION}\n\n{CO_ORGANIZER_NOTE}",
+    }
+
+
+def course_payload(program_id: int) -> dict:
+    """The Guangzhou station (the programme's first offering)."""
+    return {
+        "code": FIRST_STATION_CODE,
+        "title": FIRST_STATION_TITLE,
+        "program_id": program_id,
+        "description": (
+            f"“{PROGRAM_TITLE}”首站，由{FIRST_STATION_HOST}承办，面向全国职业院校约 "
+            f"{FIRST_STATION_TEACHERS} 名“双师型”教师。理论研修三天：工业互联网体系架构、"
+            "5G+工业互联网应用、工业大数据与人工智能基础；实训两天，依托工业互联网平台完成"
+            "设备接入与数字孪生产线建模。\n\n" + CO_ORGANIZER_NOTE
+        ),
+        "host_institution": FIRST_STATION_HOST,
+        "organizers": [*ORGANIZERS, *CO_ORGANIZERS],
+        "location": FIRST_STATION_CITY,
+        "starts_on": FIRST_STATION_OPENS_ON.isoformat(),
+        "ends_on": FIRST_STATION_ENDS_ON.isoformat(),
+        "capacity": FIRST_STATION_CAPACITY,
+        "waitlist_enabled": True,
+        "self_enrollment": True,
+        "min_theory_hours": FIRST_STATION_MIN_THEORY_HOURS,
+        "min_practical_hours": FIRST_STATION_MIN_PRACTICAL_HOURS,
+        "grade_release": "immediate",
+        "certificate_title": CERTIFICATE_TITLE,
+        "certificate_issuer": CERTIFICATE_ISSUER,
+        "certificate_signatory": CERTIFICATE_SIGNATORY,
+        "certificate_validity_months": None,  # a completion certificate does not expire
+    }
+
+
+ARCHITECTURE_QUIZ = {
+    "pass_percent": 60,
+    "max_attempts": 3,
+    "questions": [
+        {
+            "prompt": "工业互联网功能架构中的三大体系是（单选）：",
+            "choices": ["网络、平台、安全", "感知、传输、应用", "云、管、边", "设计、生产、服务"],
+            "correct": [0],
+            "points": 2,
+        },
+        {
+            "prompt": "工业互联网平台通常包括哪些层级？（多选）",
+            "choices": ["边缘层", "IaaS 层", "工业 PaaS 层", "工业 APP 层（SaaS）", "物理隔离层"],
+            "correct": [0, 1, 2, 3],
+            "points": 3,
+        },
+        {
+            "prompt": "我国工业互联网标识解析国家顶级节点设在哪五个城市？（单选）",
+            "choices": [
+                "北京、深圳、杭州、成都、西安",
+                "北京、上海、广州、武汉、重庆",
+                "北京、天津、南京、沈阳、长沙",
+                "上海、广州、青岛、合肥、郑州",
+            ],
+            "correct": [1],
+            "points": 2,
+        },
+        {
+            "prompt": "从防护对象看，工业互联网安全包括哪些方面？（多选）",
+            "choices": ["设备安全", "控制安全", "市场安全", "数据安全", "应用安全"],
+            "correct": [0, 1, 3, 4],
+            "points": 3,
+        },
+    ],
+}
+
+THEORY_MODULES = (
+    {
+        "kind": "theory",
+        "title": "工业互联网体系架构",
+        "hours": 8,
+        "content": (
+            "## 学习目标\n"
+            "- 理解工业互联网的内涵，以及网络、平台、安全三大功能体系\n"
+            "- 了解《工业互联网体系架构（版本2.0）》的业务视图、功能架构与实施框架\n"
+            "- 了解标识解析体系与国家顶级节点布局\n\n"
+            "## 主要内容\n"
+            "1. 工业互联网的定义与发展背景\n"
+            "2. 功能架构：网络体系、平台体系、安全体系\n"
+            "3. 实施框架：设备层、边缘层、企业层、产业层\n"
+            "4. 标识解析体系：国家顶级节点、二级节点与企业节点\n"
+            "5. 职业院校工业互联网相关专业的课程体系建设\n\n"
+            "学完后请完成本模块测验（60 分及格，最多 3 次，取最好成绩）。"
+        ),
+        "resources": [
+            {"title": "工业互联网产业联盟（AII）", "url": "https://www.aii-alliance.org/"}
+        ],
+        "quiz": ARCHITECTURE_QUIZ,
+    },
+    {
+        "kind": "theory",
+        "title": "5G+工业互联网应用",
+        "hours": 8,
+        "content": (
+            "## 学习目标\n"
+            "- 掌握 5G 三大应用场景（eMBB、uRLLC、mMTC）及其对工业现场的意义\n"
+            "- 了解 5G 行业专网、网络切片与边缘计算（MEC）的基本原理\n\n"
+            "## 主要内容\n"
+            "1. 5G 技术特性与工业网络需求：带宽、时延、可靠性、连接数\n"
+            "2. 5G 专网的部署模式与网络切片\n"
+            "3. 典型场景：远程设备操控、机器视觉质检、AGV 协同、设备状态监测\n"
+            "4. 案例研讨：5G 全连接工厂建设与职业院校实训基地改造"
+        ),
+        "resources": [],
+    },
+    {
+        "kind": "theory",
+        "title": "工业大数据与人工智能基础",
+        "hours": 8,
+        "content": (
+            "## 学习目标\n"
+            "- 理解工业数据的来源、特点与治理流程\n"
+            "- 掌握机器学习在工业场景中的基本应用方法\n\n"
+            "## 主要内容\n"
+            "1. 工业数据采集：传感器、PLC、MES/ERP 与时序数据库\n"
+            "2. 数据治理：清洗、标注、质量评估与数据安全\n"
+            "3. 机器学习基础：回归、分类、聚类与模型评估\n"
+            "4. 典型应用：设备预测性维护、视觉缺陷检测、工艺参数优化\n"
+            "5. 教学转化：把企业真实数据集做成课堂案例"
+        ),
+        "resources": [],
+    },
+)
+
+PRACTICAL_MODULES = (
+    {
+        "kind": "practical",
+        "title": "工业互联网平台设备接入实训",
+        "hours": 8,
+        "brief": (
+            "在工业互联网平台上完成实训台 PLC 与温度、振动传感器的接入：配置边缘网关的 "
+            "Modbus TCP 或 OPC UA 采集，建立设备模型与点位表，通过 MQTT 将数据上报平台，"
+            "搭建设备监控看板并设置告警规则。\n\n"
+            "提交：实训报告（PDF，含配置截图、数据上报记录与问题排查过程）；"
+            "配置文件可打包为 ZIP 一并提交。"
+        ),
+        # No due date or cut-off: the station's dates lie in the past, and a demo teacher
+        # must still be able to submit.
+        "max_attempts": 2,
+        "reopen": "until_pass",
+        "allowed_extensions": [".pdf", ".zip", ".png", ".jpg"],
+        "max_file_mb": 50,
+        "pass_points": 60,
+        "rubric": [
+            {
+                "title": "设备建模与网关配置",
+                "description": "设备模型与点位表完整；采集协议、地址与采集周期配置正确。",
+                "max_points": 30,
+            },
+            {
+                "title": "数据上云与数据质量",
+                "description": "通过 MQTT 稳定上报；点位映射与单位正确，无明显丢包或异常值。",
+                "max_points": 30,
+            },
+            {
+                "title": "可视化监控与告警",
+                "description": "看板反映设备运行状态；至少两条有效告警规则并完成触发验证。",
+                "max_points": 20,
+            },
+            {
+                "title": "实训报告与教学转化",
+                "description": "报告步骤完整、问题排查清楚，并提出转化为课堂实训项目的方案。",
+                "max_points": 20,
+            },
+        ],
+    },
+    {
+        "kind": "practical",
+        "title": "数字孪生产线建模实训",
+        "hours": 8,
+        "brief": (
+            "以一条小型智能装配产线为对象，完成设备、工位与物流路径的三维建模和运动逻辑，"
+            "将孪生体与平台上的设备数据（实时数据或历史数据回放）绑定，并基于仿真结果"
+            "分析产线节拍与瓶颈，提出优化方案。\n\n"
+            "提交：模型工程文件（ZIP）、不超过 3 分钟的演示视频（MP4）与说明文档（PDF）。"
+        ),
+        "max_attempts": 2,
+        "reopen": "manual",
+        "allowed_extensions": [".pdf", ".zip", ".mp4"],
+        "max_file_mb": 100,
+        "pass_points": 60,
+        "rubric": [
+            {
+                "title": "产线三维建模",
+                "description": "设备、工位与物流路径完整，尺寸与布局合理，运动逻辑正确。",
+                "max_points": 25,
+            },
+            {
+                "title": "数据驱动与实时同步",
+                "description": "孪生体绑定设备数据，状态随数据同步变化，延迟可接受。",
+                "max_points": 30,
+            },
+            {
+                "title": "仿真分析与优化方案",
+                "description": "完成节拍与瓶颈分析，优化方案有仿真数据支撑。",
+                "max_points": 30,
+            },
+            {
+                "title": "成果展示与教学设计",
+                "description": "演示视频与说明清晰，并附一页可用于课堂的教学设计。",
+                "max_points": 15,
+            },
+        ],
+    },
+)
+
+
+def module_payloads() -> list[dict]:
+    """The station's modules in display order: three theory, then two practical ones."""
+    return [dict(m) for m in (*THEORY_MODULES, *PRACTICAL_MODULES)]

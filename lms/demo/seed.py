@@ -14,14 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from lms.accounts import services as accounts
-from lms.accounts.models import ActivationToken, User
+from lms.accounts.models import ActivationToken, Role, User
 from lms.accounts.passwords import hash_password
 from lms.audit import services as audit
+from lms.catalog import services as catalog
+from lms.catalog.models import Course, CourseInstructor, CourseStatus, Module, Program
+from lms.catalog.schemas import CourseCreate, ModuleCreate, ProgramCreate
 from lms.core.db import utcnow
 from lms.demo import data
+from lms.enrollments import services as enrollments
+from lms.enrollments.models import Enrollment
 from lms.extensions import db
 
 
@@ -34,6 +39,7 @@ class Seed:
     created: Counter[str] = field(default_factory=Counter)  # what this run added, by kind
     existing: Counter[str] = field(default_factory=Counter)  # what was already there
     notes: list[str] = field(default_factory=list)  # anything the operator should know
+    summary: list[str] = field(default_factory=list)  # what the demo holds, printed last
 
     @cached_property
     def password_hash(self) -> str:
@@ -76,7 +82,112 @@ def _create_account(seed: Seed, account: dict) -> User:
     return user
 
 
-STEPS: tuple[Step, ...] = (seed_accounts,)
+def seed_first_station(seed: Seed) -> None:
+    """Build the Guangzhou station of DESIGN section 1 through the catalogue and enrolment
+    services, acting as the demo admin (so everything is audited): the programme, the
+    course, its five modules, its three instructors and its 90 teachers; then publish it.
+
+    Found by code and title on a later run, where only what is missing is added. A course
+    that was closed or archived meanwhile is left as it is.
+    """
+    admin = seed.users[data.ADMIN["email"]]
+    program = _find_or_create_program(admin)
+    course = _find_or_create_course(program, admin)
+    if course.status == CourseStatus.ARCHIVED:
+        seed.notes.append(f"Course {course.code} is archived; left unchanged.")
+    else:
+        _add_missing_modules(course, admin)
+        _assign_instructors(seed, course, admin)
+        _enrol_teachers(seed, course, admin)
+        if course.status == CourseStatus.DRAFT:
+            catalog.change_status(course, "publish", actor=admin)
+    seed.summary.append(describe_course(course))
+
+
+def _find_or_create_program(admin: User) -> Program:
+    program = db.session.scalar(select(Program).where(Program.code == data.PROGRAM_CODE))
+    if program is None:
+        program = catalog.create_program(ProgramCreate().load(data.program_payload()), actor=admin)
+    return program
+
+
+def _find_or_create_course(program: Program, admin: User) -> Course:
+    course = db.session.scalar(select(Course).where(Course.code == data.FIRST_STATION_CODE))
+    if course is None:
+        payload = CourseCreate().load(data.course_payload(program.id))
+        course = catalog.create_course(payload, actor=admin)
+    return course
+
+
+def _add_missing_modules(course: Course, admin: User) -> None:
+    """Create the modules whose title the course does not have yet, in display order."""
+    titles = set(db.session.scalars(select(Module.title).where(Module.course_id == course.id)))
+    for payload in data.module_payloads():
+        if payload["title"] not in titles:
+            catalog.create_module(course, ModuleCreate().load(payload), actor=admin)
+
+
+def _assign_instructors(seed: Seed, course: Course, admin: User) -> None:
+    for n in range(1, len(data.INSTRUCTORS) + 1):
+        user = seed.users[data.instructor_email(n)]
+        if user.role == Role.INSTRUCTOR and user.is_active:
+            catalog.assign_instructor(course, user.id, actor=admin)  # no-op when assigned
+        else:
+            seed.notes.append(f"{user.email} is not an active instructor; not assigned.")
+
+
+def _enrol_teachers(seed: Seed, course: Course, admin: User) -> None:
+    """Enrol the demo teachers that have no enrolment in the course yet, in roster order.
+
+    A teacher who withdrew during a demo keeps that withdrawal: the seed fills in what is
+    missing, it does not undo what demo users did.
+    """
+    if course.status not in (CourseStatus.DRAFT, CourseStatus.PUBLISHED):
+        seed.notes.append(f"Course {course.code} is {course.status}; nobody was enrolled.")
+        return
+    teachers = [
+        seed.users[data.teacher_email(n)] for n in range(1, data.FIRST_STATION_TEACHERS + 1)
+    ]
+    enrolled = set(
+        db.session.scalars(
+            select(Enrollment.user_id).where(
+                Enrollment.course_id == course.id,
+                Enrollment.user_id.in_([t.id for t in teachers]),
+            )
+        )
+    )
+    missing = [t for t in teachers if t.id not in enrolled]
+    eligible = [t for t in missing if t.role == Role.TEACHER and t.is_active]
+    seed.notes += [
+        f"{t.email} is not an active teacher; not enrolled." for t in missing if t not in eligible
+    ]
+    enrollments.enroll_many(course, eligible, source="import", actor=admin)
+
+
+def describe_course(course: Course) -> str:
+    """One line on the demo course, the same on every run that changes nothing."""
+    kinds = dict(
+        db.session.execute(
+            select(Module.kind, func.count())
+            .where(Module.course_id == course.id)
+            .group_by(Module.kind)
+        ).all()
+    )
+    instructors = db.session.scalar(
+        select(func.count())
+        .select_from(CourseInstructor)
+        .where(CourseInstructor.course_id == course.id)
+    )
+    counts = enrollments.roster_counts(course)
+    return (
+        f"Demo course: {course.code} {course.title} (id {course.id}), {course.status}, "
+        f"{kinds.get('theory', 0)} theory + {kinds.get('practical', 0)} practical modules, "
+        f"{instructors} instructors, {counts['active']} active and {counts['waitlisted']} "
+        f"waitlisted teachers of {course.capacity or 'unlimited'} seats."
+    )
+
+
+STEPS: tuple[Step, ...] = (seed_accounts, seed_first_station)
 
 
 def run(password: str = data.DEMO_PASSWORD) -> Seed:

@@ -167,11 +167,14 @@ def withdraw(enrollment: Enrollment, *, actor: User) -> Enrollment:
     held_seat = locked.status == ACTIVE
     locked.status, locked.withdrawn_at = WITHDRAWN, utcnow()
     db.session.flush()
+    if held_seat:
+        # Lock the course row before the audit chain, in the same order as ``enroll``;
+        # the opposite order deadlocks with a concurrent enrolment.
+        _free_seat(locked.course_id)
     audit.record("enrollment.withdrawn", "enrollment", locked.id, actor=actor,
                  data={"course_id": locked.course_id, "user_id": locked.user_id,
                        "held_seat": held_seat})
     if held_seat:
-        _free_seat(locked.course_id)
         promote_waitlist(locked.course_id, actor=actor)
     return locked
 
@@ -238,7 +241,9 @@ def roster_counts(course: Course) -> dict[str, int]:
 
 def my_enrollments_query(user: User, *, status: str | None = None):
     """The user's own enrolments with their courses, newest course first."""
-    stmt = (select(Enrollment).join(Enrollment.course).where(Enrollment.user_id == user.id)
+    # A roster prepared in a draft course stays invisible until the course is published.
+    stmt = (select(Enrollment).join(Enrollment.course)
+            .where(Enrollment.user_id == user.id, Course.status != CourseStatus.DRAFT)
             .options(joinedload(Enrollment.course).joinedload(Course.program))
             .order_by(Course.starts_on.desc(), Enrollment.id.desc()))
     if status:

@@ -38,9 +38,10 @@ def enroll(data, course_id):
         target = db.session.get(services.User, data["user_id"])
         if target is None:
             raise services.Invalid({"user_id": ["No such user. 用户不存在。"]})
-        return services.enroll(course, target, source="admin", actor=user)
-    course = visible_course(course_id, user)
-    enrollment = services.enroll(course, user, source="self", actor=user)
+        enrollment = services.enroll(course, target, source="admin", actor=user)
+    else:
+        course = visible_course(course_id, user)
+        enrollment = services.enroll(course, user, source="self", actor=user)
     enrollment.waitlist_position = services.waitlist_position(enrollment)
     return enrollment
 

@@ -1,0 +1,317 @@
+"""Roster import (``POST /api/v1/courses/{id}/enrollments/import``).
+
+A roster is a people file, read and validated exactly like the user import (lms.core.tabular,
+lms.accounts.imports): missing accounts are created without a password but with an
+activation token, existing ones take the non-empty cells of their row. Then everybody is
+enrolled in file order: active while seats remain, then waitlisted when the course has a
+waitlist. Rows already enrolled (active, waitlisted or completed) are left as they are.
+
+All rows or none. Every check runs before the first write, and any problem is one 422 that
+lists every bad row: besides the field rules of the user import, a row may not name an
+instructor, an admin or a deactivated account, nor give a role other than teacher, and
+without a waitlist the rows needing a seat must fit in the free seats.
+
+Lookups are batched (one query per ``tabular.LOOKUP_BATCH`` keys) and writes flushed in
+batches with one audit append per batch, so the number of queries does not grow per row.
+On a real import the course row stays locked from validation to commit: concurrent
+enrolments in the course wait, and the seats counted are the seats taken. Like every
+service, this flushes but never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lms.accounts import imports as user_import
+from lms.accounts.models import Role, User
+from lms.audit import services as audit
+from lms.catalog.models import Course, CourseStatus
+from lms.core import tabular
+from lms.core.db import utcnow
+from lms.enrollments.models import Enrollment, EnrollmentStatus
+from lms.enrollments.services import AlreadyEnrolled, CourseFull, EnrollmentClosed
+from lms.extensions import db
+
+SOURCE = "import"
+ACTIVE, WAITLISTED = EnrollmentStatus.ACTIVE.value, EnrollmentStatus.WAITLISTED.value
+WITHDRAWN = EnrollmentStatus.WITHDRAWN.value
+OPEN_STATUSES = (CourseStatus.DRAFT.value, CourseStatus.PUBLISHED.value)
+
+
+@dataclass
+class RosterPlan:
+    """What a roster import does: the account changes, then the places, in file order."""
+
+    accounts: user_import.ImportPlan
+    places: list[tuple[str, str]] = field(default_factory=list)  # (email, status)
+    existing: dict[str, User] = field(default_factory=dict)  # accounts found, by email
+    withdrawn: dict[int, Enrollment] = field(default_factory=dict)  # by user id: to revive
+
+
+def import_roster(course: Course, file, *, dry_run: bool, actor: User) -> dict:
+    """Create or update the accounts of a roster file and enrol them; the ``ImportReport``.
+
+    With ``dry_run`` everything is validated and counted (seats simulated from the course's
+    capacity and seats taken), but nothing is written and no activation token is issued.
+    """
+    check_open(course)
+    table = tabular.read_table(file)
+    if not dry_run:
+        lock_course(course)
+    plan = plan_roster(course, table, actor=actor)
+    tokens = [] if dry_run else apply_roster(course, plan, actor=actor)
+    return {
+        "rows": len(table.rows),
+        "created": len(plan.accounts.new),
+        "updated": len(plan.accounts.updates),
+        "unchanged": plan.accounts.unchanged,
+        "enrolled": len(plan.places),
+        "dry_run": dry_run,
+        "activation_tokens": tokens,
+    }
+
+
+def check_open(course: Course) -> None:
+    """409 ``enrollment-closed`` unless the course is a draft or published."""
+    if course.status not in OPEN_STATUSES:
+        raise EnrollmentClosed(
+            f"A {course.status} course takes no enrolments.",
+            "该研修班已关闭或归档，不能报名。",
+        )
+
+
+def lock_course(course: Course) -> None:
+    """Lock the course row until the transaction ends and reload it (PostgreSQL; SQLite
+    serialises writers anyway), so that the seats counted are still free at the end."""
+    db.session.scalars(
+        select(Course)
+        .where(Course.id == course.id)
+        .with_for_update(of=Course)
+        .execution_options(populate_existing=True)
+    ).one()
+    check_open(course)  # it may have been closed while the file was read
+
+
+# --- planning (no writes) --------------------------------------------------------------------
+
+
+def plan_roster(course: Course, table: tabular.Table, *, actor: User) -> RosterPlan:
+    """Validate every row and decide what happens to it, or raise one 422 listing every
+    invalid row (field rules, roster rules, and seats when there is no waitlist)."""
+    rows, errors = tabular.validate_people(table)
+    existing = tabular.fetch_by(User.email, [row.values["email"] for row in rows])
+    enrolments = enrolments_by_user(course, [user.id for user in existing.values()])
+    enrolled = {uid for uid, e in enrolments.items() if e.status != WITHDRAWN}
+    roster_errors = [e for row in rows for e in row_errors(row, existing.get(row.values["email"]))]
+    bad = {e["row"] for e in roster_errors}
+    needing = [
+        row for row in rows if row.number not in bad and _user_id(existing, row) not in enrolled
+    ]
+    places, seat_errors = assign_places(course, needing)
+    tabular.raise_if_errors(errors + roster_errors + seat_errors)
+    withdrawn = {uid: e for uid, e in enrolments.items() if e.status == WITHDRAWN}
+    return RosterPlan(user_import.plan_import(rows, actor=actor), places, existing, withdrawn)
+
+
+def _user_id(existing: dict[str, User], row: tabular.RowData) -> int | None:
+    """The id of the row's existing account; None for a new one (never enrolled)."""
+    user = existing.get(row.values["email"])
+    return None if user is None else user.id
+
+
+def row_errors(row: tabular.RowData, user: User | None) -> list[dict]:
+    """The roster rules of one valid person row: only active teacher accounts are enrolled."""
+    errors = []
+    role = row.values.get("role")
+    if role is not None and role != Role.TEACHER:
+        errors.append(
+            tabular.row_error(
+                row.number,
+                "role",
+                f"A roster enrols teachers only, not a {role}. "
+                "名单只能报名学员，不能填写其他角色。",
+            )
+        )
+    if user is not None and user.role != Role.TEACHER:
+        errors.append(
+            tabular.row_error(
+                row.number,
+                "email",
+                f"This email belongs to an existing {user.role} account, which cannot be "
+                f"enrolled. 该邮箱属于已有的{_ROLE_ZH.get(user.role, user.role)}账号，不能报名。",
+            )
+        )
+    elif user is not None and not user.is_active:
+        errors.append(
+            tabular.row_error(
+                row.number,
+                "email",
+                "This account is deactivated and cannot be enrolled. 该账号已停用，不能报名。",
+            )
+        )
+    return errors
+
+
+_ROLE_ZH = {"instructor": "导师", "admin": "教务"}
+
+
+def assign_places(
+    course: Course, rows: list[tabular.RowData]
+) -> tuple[list[tuple[str, str]], list[dict]]:
+    """Places for ``rows`` in file order: active while seats remain, then waitlisted.
+
+    Without a waitlist the first row that does not fit is an error ("course full").
+    """
+    free = None if course.capacity is None else max(course.capacity - course.seats_taken, 0)
+    places = []
+    for index, row in enumerate(rows):
+        if free is None or index < free:
+            places.append((row.values["email"], ACTIVE))
+        elif course.waitlist_enabled:
+            places.append((row.values["email"], WAITLISTED))
+        else:
+            return places, [_course_full(row, free, len(rows))]
+    return places, []
+
+
+def _course_full(row: tabular.RowData, free: int, needed: int) -> dict:
+    return tabular.row_error(
+        row.number,
+        "email",
+        f"The course is full: {free} free seat(s) for {needed} row(s) needing one, and the "
+        f"course has no waitlist; this row and the ones after it do not fit. "
+        f"研修班名额已满：剩余 {free} 个名额，需报名 {needed} 人，且未开放候补；"
+        f"自本行起的学员无法报名。",
+    )
+
+
+def enrolments_by_user(course: Course, user_ids: list[int]) -> dict[int, Enrollment]:
+    """The course's enrolments (any status) of ``user_ids``, one query per batch of ids."""
+    found = {}
+    for batch in tabular.chunked(sorted(set(user_ids)), tabular.LOOKUP_BATCH):
+        stmt = select(Enrollment).where(
+            Enrollment.course_id == course.id, Enrollment.user_id.in_(batch)
+        )
+        found.update((e.user_id, e) for e in db.session.scalars(stmt))
+    return found
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def apply_roster(course: Course, plan: RosterPlan, *, actor: User) -> list[dict]:
+    """Write the plan: account updates, new accounts, then the enrolments; returns the
+    activation tokens of the new accounts."""
+    update_accounts(plan.accounts.updates, actor=actor)
+    tokens = user_import.create_accounts(plan.accounts.new, actor=actor)
+    new = [person["email"] for person in plan.accounts.new]
+    users = {**plan.existing, **tabular.fetch_by(User.email, new)}
+    places = [(users[email], status) for email, status in plan.places]
+    enrol(course, places, revive=plan.withdrawn, actor=actor)
+    return tokens
+
+
+def update_accounts(updates: list[tuple[User, dict]], *, actor: User) -> None:
+    """Apply profile changes of existing accounts, audited like ``accounts.update_user``
+    but with one audit append per batch instead of one per account.
+
+    Roster rows change profile fields only: email is the key, and a role other than
+    teacher was refused while planning, so neither role nor activity changes here.
+    """
+    for batch in tabular.chunked(updates, user_import.FLUSH_BATCH):
+        for user, changes in batch:
+            for key, value in changes.items():
+                setattr(user, key, value)
+        db.session.flush()
+        audit.record_many(
+            [
+                audit.PendingEvent(
+                    "user.updated", "user", user.id, {"fields": sorted(changes), "source": SOURCE}
+                )
+                for user, changes in batch
+            ],
+            actor=actor,
+        )
+
+
+def enrol(
+    course: Course,
+    places: list[tuple[User, str]],
+    *,
+    revive: dict[int, Enrollment],
+    actor: User,
+) -> list[Enrollment]:
+    """Enrol users with the statuses planned, in batches; the withdrawn enrolments in
+    ``revive`` (by user id) are reused, as the (course, user) pair is unique.
+
+    Behaves like ``services.enroll_many`` (source "import", one audit event per placement)
+    without a savepoint and two queries per user. The seats are taken with one conditional
+    update; as the course row is locked it succeeds, and the check constraint on the
+    course would refuse an overbooking anyway.
+    """
+    if not places:
+        return []
+    take_seats(course, sum(1 for _, status in places if status == ACTIVE))
+    now = utcnow()
+    placed = []
+    for batch_start in range(0, len(places), user_import.FLUSH_BATCH):
+        batch = places[batch_start : batch_start + user_import.FLUSH_BATCH]
+        rows = []
+        for offset, (user, status) in enumerate(batch):
+            # One microsecond apart: the waitlist is served by queued_at, so it keeps file order
+            # also for revived rows, whose ids are older.
+            queued_at = now + timedelta(microseconds=batch_start + offset)
+            enrollment = revive.get(user.id) or Enrollment(course_id=course.id, user_id=user.id)
+            enrollment.status, enrollment.source, enrollment.queued_at = status, SOURCE, queued_at
+            enrollment.activated_at = queued_at if status == ACTIVE else None
+            enrollment.withdrawn_at = None
+            rows.append(enrollment)
+        db.session.add_all(rows)
+        _flush_enrolments()
+        audit.record_many([_created_event(course, e) for e in rows], actor=actor)
+        placed += rows
+    return placed
+
+
+def take_seats(course: Course, seats: int) -> None:
+    """Take ``seats`` seats at once, or 409 ``course-full`` if they are no longer free."""
+    if not seats:
+        return
+    result = db.session.execute(
+        update(Course)
+        .where(
+            Course.id == course.id,
+            or_(Course.capacity.is_(None), Course.seats_taken + seats <= Course.capacity),
+        )
+        .values(seats_taken=Course.seats_taken + seats)
+        .execution_options(synchronize_session="fetch")
+    )
+    if result.rowcount != 1:
+        raise CourseFull(
+            "Seats were taken while the roster was imported; nothing was imported.",
+            "导入期间名额已被占用，未导入任何数据。",
+        )
+
+
+def _flush_enrolments() -> None:
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # someone enrolled one of these users meanwhile
+        raise AlreadyEnrolled(
+            "A teacher in the file was enrolled meanwhile; import again.",
+            "文件中的某位学员刚被他人报名，请重新导入。",
+        ) from exc
+
+
+def _created_event(course: Course, enrollment: Enrollment) -> audit.PendingEvent:
+    data = {
+        "course_id": course.id,
+        "user_id": enrollment.user_id,
+        "status": enrollment.status,
+        "source": SOURCE,
+    }
+    return audit.PendingEvent("enrollment.created", "enrollment", enrollment.id, data)
