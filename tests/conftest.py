@@ -104,7 +104,7 @@ def _transaction(app, request):
         original = db.session
         db.session = db._make_scoped_session({
             "bind": connection, "join_transaction_mode": "create_savepoint",
-            "class_": ConnectionBoundSession,
+            "class_": ConnectionBoundSession, "expire_on_commit": False,  # as in production
         })
         limiter.reset()
         try:

@@ -65,6 +65,8 @@ class ApiClient:
         # is hidden meanwhile, otherwise ``g`` (and flask-login's cached user) would leak
         # from one request into the next.
         hidden = _cv_app.set(None)
+        # Buffered: a streamed body is read while the request's context still exists.
+        kwargs.setdefault("buffered", True)
         try:
             return self.client.open(url, method=method, headers=self._headers(method, headers),
                                     **kwargs)

@@ -116,6 +116,14 @@ class ImportForm(StrictSchema):
     dry_run = fields.Boolean(load_default=False)
 
 
+class ImportUpload(Schema):
+    """The multipart body as documented: parsed as ImportFile plus ImportForm."""
+
+    file = Upload(required=True, metadata={
+        "description": "CSV (UTF-8 or GB18030) or XLSX; English or Chinese headers."})
+    dry_run = fields.Boolean(metadata={"description": "Validate and count, write nothing."})
+
+
 class ActivationTokenItem(Schema):
     email = fields.String()
     token = fields.String()

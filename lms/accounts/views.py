@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 from lms.accounts import imports, services
 from lms.accounts.models import Role
 from lms.accounts.schemas import (
-    ActivateIn, ActivationTokenOut, CsrfOut, ImportFile, ImportForm, ImportReport, LoginIn,
+    ActivateIn, ActivationTokenOut, CsrfOut, ImportFile, ImportForm, ImportUpload, ImportReport, LoginIn,
     LoginOut, PasswordChangeIn, TokenCreate, TokenCreatedOut, TokenOut, UserCreate,
     UserCreatedOut, UserListArgs, UserOut, UserUpdate,
 )
@@ -185,6 +185,7 @@ def new_activation_token(user_id):
 @accepts("multipart/form-data")
 @users_blp.arguments(ImportFile, location="files")
 @users_blp.arguments(ImportForm, location="form", content_type="multipart/form-data")
+@users_blp.doc(requestBody={"content": {"multipart/form-data": {"schema": ImportUpload}}})
 @users_blp.response(200, ImportReport)
 def import_users(files, form):
     """Import accounts from CSV (UTF-8 or GB18030) or XLSX; all rows or none."""

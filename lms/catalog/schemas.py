@@ -10,7 +10,7 @@ from lms.core.schemas import AwareDateTime, DecimalNumber, Hours, Points, Strict
 
 NAME = validate.Length(min=1, max=200)
 EXTENSION = validate.Regexp(r"^\.[a-z0-9]{1,10}$", error="Use a lowercase extension like .pdf")
-MAX_FILE_MB = 100
+MAX_FILE_MB = 50  # one request carries at most LMS_MAX_CONTENT_MB (50 by default)
 
 
 class ProgramCreate(StrictSchema):

@@ -27,6 +27,11 @@ class Text(fields.String):
             return None
         raise ValidationError("This field must not be blank.")
 
+    def _validate(self, value):
+        # A blank input becomes None; validators such as Length cannot take None.
+        if value is not None:
+            super()._validate(value)
+
 
 class Email(fields.Email):
     """An email address, lowercased."""

@@ -62,7 +62,8 @@ def secure_headers(response):
     headers.setdefault("Content-Security-Policy", HTML_CSP if is_html else API_CSP)
     if request.path.startswith("/api/") and "/docs/assets/" not in request.path:
         if current_user.is_authenticated or request.path.startswith("/api/v1/auth"):
-            headers["Cache-Control"] = "no-store"
+            if "no-store" not in headers.get("Cache-Control", ""):  # keep e.g. "private, no-store"
+                headers["Cache-Control"] = "no-store"
         else:
             headers.setdefault("Cache-Control", "no-cache")
     return response

@@ -491,7 +491,7 @@ PRACTICAL_MODULES = (
         "max_attempts": 2,
         "reopen": "manual",
         "allowed_extensions": [".pdf", ".zip", ".mp4"],
-        "max_file_mb": 100,
+        "max_file_mb": 50,
         "pass_points": 60,
         "rubric": [
             {

@@ -5,7 +5,7 @@ import json
 from flask_smorest import Blueprint
 
 from lms.accounts.models import Role
-from lms.accounts.schemas import ImportFile, ImportForm, ImportReport
+from lms.accounts.schemas import ImportFile, ImportForm, ImportUpload, ImportReport
 from lms.catalog import permissions
 from lms.catalog.services import get_course, visible_course
 from lms.core.auth import accepts, actor, login_required, roles_required
@@ -66,6 +66,7 @@ def roster(args, course_id, pagination_parameters):
 @accepts("multipart/form-data")
 @blp.arguments(ImportFile, location="files")
 @blp.arguments(ImportForm, location="form", content_type="multipart/form-data")
+@blp.doc(requestBody={"content": {"multipart/form-data": {"schema": ImportUpload}}})
 @blp.response(200, ImportReport)
 def import_roster(files, form, course_id):
     """Enrol a roster file (CSV or XLSX): creates missing accounts (with activation tokens)

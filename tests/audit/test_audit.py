@@ -89,6 +89,7 @@ def test_audit_cli_reports_ok_and_tampering(app, admin):
     db.session.execute(text("UPDATE audit_events SET action = 'forged' WHERE id = :id"),
                        {"id": event.id})
     db.session.commit()
+    db.session.expire_all()  # the CLI shares this session; read the tampered row afresh
     result = runner.invoke(args=["lms", "audit-verify"])
     assert result.exit_code == 1
     assert f"event {event.id}" in result.output

@@ -1,0 +1,105 @@
+"""Theory modules: completion, quiz attempts, progress."""
+
+from flask_smorest import Blueprint
+
+from lms.catalog import permissions
+from lms.core.auth import actor, login_required
+from lms.core.pagination import paginate
+from lms.enrollments.services import get_enrollment
+from lms.learning import services
+from lms.learning.progress import progress_for_enrollment
+from lms.learning.schemas import (
+    CompletionOut,
+    ProgressOut,
+    QuizAttemptIn,
+    QuizAttemptOut,
+    QuizAttemptResultOut,
+)
+
+blp = Blueprint(
+    "learning",
+    __name__,
+    url_prefix="/api/v1",
+    description="Theory completion, quiz attempts and progress.",
+)
+
+
+def _created_or_existing(completed: services.Completed):
+    """201 for a new completion, 200 when the module was already complete."""
+    return completed, 201 if completed.created else 200
+
+
+@blp.route("/modules/<int:module_id>/completion", methods=["POST"])
+@login_required
+@blp.response(201, CompletionOut)
+@blp.alt_response(
+    200,
+    schema=CompletionOut,
+    description="Already completed: the existing completion, unchanged (the call is idempotent).",
+)
+def complete_module(module_id):
+    """Mark a theory module without a quiz complete (your active enrolment).
+
+    409 ``quiz-required`` when the module has a quiz (pass it instead),
+    ``not-a-theory-module`` for practical modules, ``enrollment-not-active`` for a completed
+    enrolment and ``course-not-open`` when the course is closed.
+    """
+    module, enrollment = services.learner_for(module_id, actor())
+    return _created_or_existing(services.complete_module(module, enrollment))
+
+
+@blp.route("/enrollments/<int:enrollment_id>/modules/<int:module_id>/completion", methods=["POST"])
+@login_required
+@blp.response(201, CompletionOut)
+@blp.alt_response(
+    200, schema=CompletionOut, description="Already completed: the existing completion, unchanged."
+)
+def mark_completion(enrollment_id, module_id):
+    """Course staff mark a theory module complete for a teacher (audited).
+
+    Works on modules with a quiz too (an override for work done outside the system).
+    The teacher of the enrolment gets 403; anyone else who may not see it, 404.
+    """
+    user = actor()
+    enrollment = get_enrollment(enrollment_id, user)
+    module = services.staff_target(enrollment, module_id, user)
+    return _created_or_existing(services.mark_completed_by_staff(enrollment, module, actor=user))
+
+
+@blp.route("/modules/<int:module_id>/quiz-attempts", methods=["POST"])
+@login_required
+@blp.arguments(QuizAttemptIn)
+@blp.response(201, QuizAttemptResultOut)
+def submit_quiz_attempt(data, module_id):
+    """Answer the module's quiz; scored on the server. The best attempt counts.
+
+    A question scores when the chosen set equals the correct one exactly. Passing completes
+    the module; further attempts are allowed while attempts remain and never undo it.
+    The correct answers are never returned. 409 ``no-attempts-left`` beyond the limit.
+    """
+    module, enrollment = services.learner_for(module_id, actor())
+    return services.submit_attempt(module, enrollment, data["answers"])
+
+
+@blp.route("/modules/<int:module_id>/quiz-attempts", methods=["GET"])
+@login_required
+@blp.response(200, QuizAttemptOut(many=True))
+@blp.paginate()
+def list_quiz_attempts(module_id, pagination_parameters):
+    """Your own attempts at the module's quiz, oldest first (course staff: see progress)."""
+    module, enrollment = services.reader_enrollment(module_id, actor())
+    return paginate(services.attempts_query(module, enrollment), pagination_parameters)
+
+
+@blp.route("/enrollments/<int:enrollment_id>/progress")
+@login_required
+@blp.response(200, ProgressOut)
+def enrollment_progress(enrollment_id):
+    """Per-module status and credited hours of an enrolment (its teacher, or course staff).
+
+    ``view`` says whose view it is: teachers do not see grades before their release.
+    """
+    user = actor()
+    enrollment = get_enrollment(enrollment_id, user)
+    staff = permissions.is_course_staff(user, enrollment.course)
+    return progress_for_enrollment(enrollment, viewer_is_staff=staff)

@@ -1,0 +1,318 @@
+"""The gradebook of a course: one row per enrolment, one column per module, hours.
+
+The module states and hours come from ``lms.learning.progress.progress_for_enrollments``
+(the same set-based rules as the progress endpoint and course completion), evaluated as
+course staff: grades count whether or not they are released. Rows are produced in chunks of
+``CHUNK_SIZE`` enrolments (keyset on the enrolment id); each chunk costs the same queries
+whatever its size: the enrolments with their users, progress (modules plus four grouped
+queries) and the totals of the latest graded attempts. The CSV and JSON answers are
+streamed chunk by chunk; XLSX is written to a spooled temporary file first (a zip cannot be
+sent before it is complete).
+
+Cells, per module kind:
+
+- theory: ``completed`` (with the best quiz percent when there is a quiz), else the best
+  quiz percent so far (``failed``), else ``not_started``;
+- practical, from the latest attempt: ``passed``/``failed`` with its total when graded,
+  ``submitted``, ``returned`` (for revision, with the total it had), else ``not_started``.
+
+Hours: theory hours are those of completed theory modules; practical hours those of
+practical modules whose latest graded attempt passed.
+
+Every text cell of CSV and XLSX that a spreadsheet could read as a formula (starting with
+``=``, ``+``, ``-``, ``@``, tab or carriage return) gets a leading ``'``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from tempfile import SpooledTemporaryFile
+from urllib.parse import quote
+
+from openpyxl import Workbook
+from sqlalchemy import select
+
+from lms.accounts.models import User
+from lms.catalog.models import Course, ModuleKind
+from lms.enrollments.models import Enrollment
+from lms.extensions import db
+from lms.learning import progress
+from lms.learning.progress import CourseModule, ModuleProgress, Progress
+from lms.practicals.models import Grade, Submission
+
+CHUNK_SIZE = progress.BATCH  # one round of progress queries per chunk
+XLSX_SPOOL_BYTES = 16 * 1024 * 1024  # beyond this the workbook goes to a temporary file
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+CSV_MIMETYPE = "text/csv"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+LABELS = {
+    "zh": {
+        "full_name": "姓名 Name",
+        "email": "邮箱 Email",
+        "institution": "单位 Institution",
+        "status": "状态 Status",
+        "theory_hours": "理论学时 Theory hours",
+        "practical_hours": "实训学时 Practical hours",
+        "total_hours": "总学时 Total hours",
+        "theory": "理论",
+        "practical": "实训",
+        "active": "在读",
+        "completed": "已结业",
+        "withdrawn": "已退出",
+        "waitlisted": "候补",
+        "done": "已完成",
+        "passed": "通过",
+        "failed": "未通过",
+        "submitted": "已提交",
+        "returned": "退回修改",
+        "none": "—",
+    },
+    "en": {
+        "full_name": "Name",
+        "email": "Email",
+        "institution": "Institution",
+        "status": "Status",
+        "theory_hours": "Theory hours",
+        "practical_hours": "Practical hours",
+        "total_hours": "Total hours",
+        "theory": "theory",
+        "practical": "practical",
+        "active": "active",
+        "completed": "completed",
+        "withdrawn": "withdrawn",
+        "waitlisted": "waitlisted",
+        "done": "completed",
+        "passed": "passed",
+        "failed": "failed",
+        "submitted": "submitted",
+        "returned": "returned",
+        "none": "—",
+    },
+}
+
+
+@dataclass
+class GradebookRow:
+    enrollment: Enrollment
+    user: User
+    progress: Progress
+    totals: dict[int, Decimal]  # submission id -> total points, for the latest attempts
+
+    def cells(self) -> Iterator[dict]:
+        """Each module's state, in column order."""
+        for module in self.progress.modules:
+            yield module_cell(module, self.totals)
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def course_modules(course: Course) -> list[CourseModule]:
+    """The course's modules in display order (the gradebook's columns)."""
+    return progress.course_modules(course)
+
+
+def iter_rows(
+    course_id: int, statuses: list[str], *, chunk_size: int | None = None
+) -> Iterator[list[GradebookRow]]:
+    """The rows of the course's enrolments with one of ``statuses``, by enrolment id, a
+    chunk at a time.
+
+    Takes the course's id, not the Course: when streamed, this runs after the view's
+    session is gone (Flask pushes the contexts again around the iteration), so it loads
+    what it needs in the session of the moment.
+    """
+    course = db.session.get(Course, course_id)
+    size = chunk_size or CHUNK_SIZE
+    after = 0
+    while True:
+        people = db.session.execute(
+            select(Enrollment, User)
+            .join(User, User.id == Enrollment.user_id)
+            .where(
+                Enrollment.course_id == course_id,
+                Enrollment.status.in_(statuses),
+                Enrollment.id > after,
+            )
+            .order_by(Enrollment.id)
+            .limit(size)
+        ).all()
+        if not people:
+            return
+        found = progress.progress_for_enrollments(
+            course, [e for e, _ in people], viewer_is_staff=True
+        )
+        totals = latest_totals(found)
+        yield [GradebookRow(e, u, found[e.id], totals) for e, u in people]
+        if len(people) < size:
+            return
+        after = people[-1][0].id
+
+
+def latest_totals(found: dict[int, Progress]) -> dict[int, Decimal]:
+    """Total points of the latest submissions that have a grade, by submission id: one
+    query, bound by the enrolment ids (not by the number of modules)."""
+    latest = {m.latest_submission_id for p in found.values() for m in p.modules}
+    rows = db.session.execute(
+        select(Grade.submission_id, Grade.total_points)
+        .join(Submission, Submission.id == Grade.submission_id)
+        .where(Submission.enrollment_id.in_(list(found)))
+    )
+    return {sid: total for sid, total in rows if sid in latest}
+
+
+def module_cell(module: ModuleProgress, totals: dict[int, Decimal]) -> dict:
+    """The state of one enrolment in one module, as exported."""
+    cell = {
+        "module_id": module.module_id,
+        "kind": module.kind,
+        "status": module.status,
+        "hours_credited": module.hours_credited,
+    }
+    if module.kind == ModuleKind.THEORY:
+        return {**cell, "best_percent": module.best_percent}
+    return {**cell, "total_points": totals.get(module.latest_submission_id)}
+
+
+# --- formats ---------------------------------------------------------------------------------
+
+
+def neutralise(value):
+    """A text cell that a spreadsheet would run as a formula gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _number(value: Decimal | None):
+    """A Decimal as the shortest int or float (4.0 -> 4, 78.50 -> 78.5)."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def header(modules: list[CourseModule], lang: str) -> list[str]:
+    """The header row of the CSV and XLSX tables."""
+    labels = LABELS[lang]
+    columns = [labels[k] for k in ("full_name", "email", "institution", "status")]
+    if lang == "zh":
+        columns += [f"{m.title}（{labels[m.kind]}）" for m in modules]
+    else:
+        columns += [f"{m.title} ({labels[m.kind]})" for m in modules]
+    return columns + [labels[k] for k in ("theory_hours", "practical_hours", "total_hours")]
+
+
+def cell_text(cell: dict, lang: str) -> str:
+    """One module cell as the text a person reads in the spreadsheet."""
+    labels = LABELS[lang]
+    status = cell["status"]
+    if cell["kind"] == ModuleKind.THEORY:
+        best = cell["best_percent"]
+        percent = None if best is None else f"{_number(best)}%"
+        if status == "completed":
+            return labels["done"] + (f" ({percent})" if percent else "")
+        return percent or labels["none"]
+    total = cell["total_points"]
+    if status in ("passed", "failed"):
+        return f"{_number(total)} {labels[status]}"
+    if status in ("submitted", "returned"):
+        return labels[status] + (f" ({_number(total)})" if total is not None else "")
+    return labels["none"]
+
+
+def table_row(row: GradebookRow, lang: str) -> list:
+    """A row of the CSV/XLSX table, text cells neutralised against formula injection."""
+    labels, user, found = LABELS[lang], row.user, row.progress
+    values = [user.full_name, user.email, user.institution or "", labels[found.status]]
+    values += [cell_text(cell, lang) for cell in row.cells()]
+    values += [
+        _number(found.theory_hours),
+        _number(found.practical_hours),
+        _number(found.total_hours),
+    ]
+    return [neutralise(value) for value in values]
+
+
+def json_row(row: GradebookRow) -> dict:
+    """A row of the JSON export (raw values, machine-readable codes)."""
+    user, found = row.user, row.progress
+    modules = [
+        {
+            key: _number(value) if isinstance(value, Decimal) else value
+            for key, value in cell.items()
+        }
+        for cell in row.cells()
+    ]
+    return {
+        "enrollment_id": row.enrollment.id,
+        "user_id": user.id,
+        "full_name": user.full_name,
+        "email": user.email,
+        "institution": user.institution,
+        "status": found.status,
+        "modules": modules,
+        "theory_hours": _number(found.theory_hours),
+        "practical_hours": _number(found.practical_hours),
+        "total_hours": _number(found.total_hours),
+    }
+
+
+def csv_chunks(
+    modules: list[CourseModule], chunks: Iterator[list[GradebookRow]], lang: str
+) -> Iterator[bytes]:
+    """CSV as UTF-8 with a BOM (so that Excel reads the Chinese), a chunk of rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(neutralise(h) for h in header(modules, lang))
+    for rows in chunks:
+        writer.writerows(table_row(row, lang) for row in rows)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # no rows at all: the header is still owed
+        yield buffer.getvalue().encode("utf-8")
+
+
+def json_chunks(chunks: Iterator[list[GradebookRow]]) -> Iterator[bytes]:
+    """A JSON list, a chunk of rows at a time."""
+    yield b"["
+    first = True
+    for rows in chunks:
+        parts = [json.dumps(json_row(row), ensure_ascii=False) for row in rows]
+        if parts:
+            yield (("" if first else ",") + ",".join(parts)).encode("utf-8")
+            first = False
+    yield b"]"
+
+
+def xlsx_file(
+    modules: list[CourseModule], chunks: Iterator[list[GradebookRow]], lang: str, title: str
+) -> SpooledTemporaryFile:
+    """The workbook (write-only mode: rows are not kept in memory), rewound for reading."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title)
+    sheet.append([neutralise(h) for h in header(modules, lang)])
+    for rows in chunks:
+        for row in rows:
+            sheet.append(table_row(row, lang))
+    spool = SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES)  # closed by the response
+    workbook.save(spool)
+    spool.seek(0)
+    return spool
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition for a download: an ASCII fallback and the UTF-8 name (RFC 6266)."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = (
+        "".join(c for c in ascii_name if c.isprintable() and c not in '"\\;') or "gradebook"
+    )
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"

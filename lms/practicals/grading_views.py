@@ -1,0 +1,178 @@
+"""Grading queue, rubric grading, grade release and the gradebook."""
+
+from __future__ import annotations
+
+import os
+from functools import wraps
+
+from flask import Response, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from werkzeug.wsgi import wrap_file
+
+from lms.core.auth import actor, login_required
+from lms.core.pagination import paginate
+from lms.practicals import gradebook, grading
+from lms.practicals.grading_schemas import (
+    GradebookArgs,
+    GradeIn,
+    GradeOut,
+    GradeRevisionOut,
+    QueueArgs,
+    QueueItemOut,
+    ReleaseOut,
+)
+
+blp = Blueprint(
+    "grading",
+    __name__,
+    url_prefix="/api/v1",
+    description="Grading queue, rubric grades with history, release, gradebook.",
+)
+
+ETAG_HEADER = {
+    "ETag": {
+        "description": 'The grade\'s version, "<grade id>-<version>"; send it '
+        "back as If-Match to regrade.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of the grade you read. Required once the submission has a grade "
+    "(428 without it, 412 when stale); refused (412) on a first grade.",
+}
+
+
+def _resolved(param: str, name: str, resolve):
+    """Replace the URL parameter ``param`` by ``resolve(value, actor)`` passed as ``name``.
+
+    Placed above ``@blp.arguments``, so that a caller who may not act on the object gets
+    404/403 before any validation of what they sent.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            kwargs[name] = resolve(kwargs.pop(param), actor())
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+with_course = _resolved("course_id", "course", grading.staff_course)
+with_module = _resolved("module_id", "module", grading.staff_module)
+with_submission = _resolved("submission_id", "submission", grading.gradable_submission)
+
+
+@blp.route("/courses/<int:course_id>/submissions")
+@login_required
+@with_course
+@blp.arguments(QueueArgs, location="query")
+@blp.response(200, QueueItemOut(many=True))
+@blp.paginate()
+def grading_queue(args, course, pagination_parameters):
+    """The course's submissions, oldest first (course staff). Filters: ``status``,
+    ``module_id``, ``late``, ``user_id``."""
+    rows = paginate(grading.queue_query(course, **args), pagination_parameters, scalars=False)
+    return [grading.queue_item(row) for row in rows]
+
+
+@blp.route("/submissions/<int:submission_id>/grade")
+class SubmissionGrade(MethodView):
+    @login_required
+    @with_submission
+    @blp.response(200, GradeOut, headers=ETAG_HEADER)
+    def get(self, submission):
+        """The current grade (course staff), with its ETag."""
+        grade = grading.grade_of(submission)
+        return grade, {"ETag": grading.etag(grade)}
+
+    @login_required
+    @with_submission
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.arguments(GradeIn)
+    @blp.response(200, GradeOut, headers=ETAG_HEADER)
+    @blp.alt_response(
+        409, description="Attempts used up, not the latest attempt, or graded concurrently."
+    )
+    @blp.alt_response(412, description="If-Match is stale or does not name this grade.")
+    @blp.alt_response(428, description="A regrade needs If-Match.")
+    def post(self, data, submission):
+        """Grade a submission against its rubric (course staff). A regrade needs If-Match
+        with the ETag read; ``return_for_revision`` gives the work back for a new attempt."""
+        grade = grading.grade_submission(
+            submission, data, actor=actor(), if_match=request.headers.get("If-Match")
+        )
+        return grade, {"ETag": grading.etag(grade)}
+
+
+@blp.route("/submissions/<int:submission_id>/grade/history")
+@login_required
+@with_submission
+@blp.response(200, GradeRevisionOut(many=True))
+@blp.paginate()
+def grade_history(submission, pagination_parameters):
+    """Every version of the submission's grade, oldest first (course staff)."""
+    grade = grading.grade_of(submission)
+    return paginate(grading.history_query(grade), pagination_parameters)
+
+
+@blp.route("/modules/<int:module_id>/release-grades", methods=["POST"])
+@login_required
+@with_module
+@blp.response(200, ReleaseOut)
+@blp.alt_response(
+    409, description="The course releases grades immediately, or the module is not practical."
+)
+def release_grades(module):
+    """Release a practical module's grades to its teachers (manual-release courses).
+    Idempotent: a second call reports the first release."""
+    return grading.release_grades(module, actor=actor())
+
+
+@blp.route("/courses/<int:course_id>/gradebook")
+@login_required
+@with_course
+@blp.arguments(GradebookArgs, location="query")
+@blp.response(
+    200,
+    description="CSV (UTF-8 with BOM), XLSX or a JSON list; one row per "
+    "enrolment. CSV and JSON are streamed.",
+)
+def gradebook_export(args, course):
+    """The gradebook (course staff): a row per enrolment (active and completed unless
+    ``status`` says otherwise), a column per module, theory, practical and total hours."""
+    modules = gradebook.course_modules(course)
+    chunks = gradebook.iter_rows(course.id, args["status"])
+    fmt, lang = args["format"], args["lang"]
+    if fmt == "json":
+        return Response(
+            stream_with_context(gradebook.json_chunks(chunks)), mimetype="application/json"
+        )
+    filename = f"{course.code}-gradebook.{fmt}"
+    if fmt == "csv":
+        response = Response(
+            stream_with_context(gradebook.csv_chunks(modules, chunks, lang)),
+            mimetype=gradebook.CSV_MIMETYPE,
+        )
+    else:
+        title = "成绩册" if lang == "zh" else "Gradebook"
+        spool = gradebook.xlsx_file(modules, chunks, lang, title)
+        size = spool.seek(0, os.SEEK_END)
+        spool.seek(0)
+        response = Response(
+            wrap_file(request.environ, spool),
+            mimetype=gradebook.XLSX_MIMETYPE,
+            direct_passthrough=True,
+        )
+        response.content_length = size
+    response.headers["Content-Disposition"] = gradebook.attachment(filename)
+    return response

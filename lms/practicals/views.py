@@ -1,0 +1,165 @@
+"""Practical submissions, their files, and extensions."""
+
+import unicodedata
+from urllib.parse import quote
+
+from flask import send_file
+from flask_smorest import Blueprint
+
+from lms.accounts.models import User
+from lms.core.auth import accepts, actor, login_required
+from lms.core.pagination import paginate
+from lms.core.storage import get_storage
+from lms.extensions import db
+from lms.learning.access import visible_module
+from lms.practicals import files as file_checks
+from lms.practicals import submissions as services
+from lms.practicals.schemas import (
+    ExtensionIn,
+    ExtensionOut,
+    SubmissionFiles,
+    SubmissionForm,
+    SubmissionOut,
+    SubmissionUpload,
+)
+
+RFC5987 = "!#$&+-.^_`|~"  # attr-chars kept as they are in filename*
+
+blp = Blueprint(
+    "submissions",
+    __name__,
+    url_prefix="/api/v1",
+    description="Practical submissions with files; deadlines and extensions.",
+)
+
+
+@blp.route("/modules/<int:module_id>/submissions", methods=["POST"])
+@login_required
+@accepts("multipart/form-data")
+@blp.arguments(SubmissionFiles, location="files")
+@blp.arguments(SubmissionForm, location="form", content_type="multipart/form-data")
+@blp.doc(requestBody={"content": {"multipart/form-data": {"schema": SubmissionUpload}}})
+@blp.response(201, SubmissionOut)
+@blp.alt_response(
+    409,
+    description="Not a practical module, or no attempt allowed now: "
+    "``awaiting-grade``, ``already-passed``, ``not-reopened``, "
+    "``no-attempts-left``, ``closed`` (after the cut-off).",
+)
+@blp.alt_response(413, description="``file-too-large``: a file exceeds the module's limit.")
+def submit(files, form, module_id):
+    """Submit an attempt at a practical: ``text`` and/or repeated ``files`` (at most 10).
+
+    Your enrolment must be active. Each file must have an extension the module accepts
+    and content that matches it. After the (extended) due date the attempt is flagged
+    ``late``; after the cut-off it is refused.
+    """
+    user = actor()
+    submission = services.submit(module_id, user, text=form["text"], uploads=files["files"])
+    return services.SubmissionView(submission, user.id, submission.status, None)
+
+
+@blp.route("/modules/<int:module_id>/submissions/mine")
+@login_required
+@blp.response(200, SubmissionOut(many=True))
+@blp.paginate()
+def my_submissions(module_id, pagination_parameters):
+    """Your own attempts at a practical module, newest first."""
+    user = actor()
+    module = visible_module(module_id, user)
+    items = paginate(services.my_submissions_query(module, user), pagination_parameters)
+    return services.own_views(items, module, user)
+
+
+@blp.route("/submissions/<int:submission_id>")
+@login_required
+@blp.response(200, SubmissionOut)
+def get_submission(submission_id):
+    """One submission: its owner and the course staff only (404 for anyone else).
+
+    The owner sees the grade once grades are released; staff always.
+    """
+    return services.readable_submission(submission_id, actor())
+
+
+@blp.route("/submissions/<int:submission_id>/files/<int:file_id>")
+@login_required
+@blp.response(
+    200, content_type="application/octet-stream", description="The file, as an attachment."
+)
+def download_file(submission_id, file_id):
+    """Download a submitted file (owner and course staff), always as an attachment."""
+    stored = services.readable_file(submission_id, file_id, actor())
+    response = send_file(
+        get_storage().open(stored.storage_key),
+        mimetype=stored.content_type,
+        as_attachment=True,
+        download_name=stored.filename,
+        conditional=False,
+        etag=False,
+        max_age=None,
+    )
+    response.content_length = stored.size
+    response.headers.set("Content-Disposition", "attachment", **_download_names(stored.filename))
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _download_names(filename: str) -> dict:
+    """``filename`` for old clients (ASCII) and ``filename*`` (RFC 6266) for the real name.
+
+    The ASCII form keeps the extension even when nothing of a Chinese stem survives.
+    """
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = file_checks.sanitize_filename(ascii_name)
+    if ascii_name == filename:
+        return {"filename": filename}
+    if not file_checks.extension_of(ascii_name):
+        ascii_name = "file" + file_checks.extension_of(filename)
+    return {"filename": ascii_name, "filename*": "UTF-8''" + quote(filename, safe=RFC5987)}
+
+
+def _extension_out(extension, user_id: int, full_name: str) -> dict:
+    out = {
+        name: getattr(extension, name)
+        for name in (
+            "id",
+            "module_id",
+            "enrollment_id",
+            "due_at",
+            "reason",
+            "granted_by_id",
+            "granted_at",
+        )
+    }
+    return {**out, "user_id": user_id, "full_name": full_name}
+
+
+@blp.route("/modules/<int:module_id>/extensions", methods=["POST"])
+@login_required
+@blp.arguments(ExtensionIn)
+@blp.response(201, ExtensionOut)
+@blp.alt_response(
+    200,
+    schema=ExtensionOut,
+    description="The teacher already had an extension on this module: it was updated.",
+)
+def grant_extension(data, module_id):
+    """Give one enrolled teacher a later due date (course staff). Upserts per teacher."""
+    user = actor()
+    module = services.staff_module(module_id, user)
+    extension, created = services.grant_extension(module, data, actor=user)
+    holder = db.session.get(User, data["user_id"])
+    return _extension_out(extension, holder.id, holder.full_name), 201 if created else 200
+
+
+@blp.route("/modules/<int:module_id>/extensions", methods=["GET"])
+@login_required
+@blp.response(200, ExtensionOut(many=True))
+@blp.paginate()
+def list_extensions(module_id, pagination_parameters):
+    """The extensions granted on a practical module (course staff), newest first."""
+    module = services.staff_module(module_id, actor())
+    rows = paginate(services.extensions_query(module), pagination_parameters, scalars=False)
+    return [_extension_out(ext, user_id, name) for ext, user_id, name in rows]

@@ -1,0 +1,68 @@
+"""Theory completion, quizzes and progress. Shared builders for the tests of this package."""
+
+from __future__ import annotations
+
+import itertools
+
+from tests.catalog.helpers import COURSE, QUIZ, add_module
+from tests.factories import ApiClient
+
+_codes = itertools.count(1)
+
+NO_QUIZ = {"kind": "theory", "title": "5G与工业互联网", "hours": 2}
+WITH_QUIZ = {"kind": "theory", "title": "工业大数据与人工智能", "hours": 4, "quiz": QUIZ}
+# QUIZ: question 0 (2 points) single choice [0]; question 1 (3 points) multiple [0, 1, 2].
+ALL_RIGHT = [[0], [0, 1, 2]]
+ONLY_FIRST_RIGHT = [[0], [0, 1]]  # 2 of 5 points: 40 %, below the 60 % pass mark
+
+
+def client_for(app, user) -> ApiClient:
+    c = ApiClient(app.test_client())
+    c.login(user.email)
+    return c
+
+
+def make_course(admin_client, modules, *, instructor=None, publish=True, **overrides):
+    """A course with ``modules`` (payloads, in order), published and with ``instructor``
+    assigned; returns (course, [module bodies])."""
+    response = admin_client.post(
+        "/api/v1/courses", json={**COURSE, "code": f"GZ-LRN-{next(_codes)}", **overrides}
+    )
+    assert response.status_code == 201, response.get_json()
+    course = response.get_json()
+    bodies = [add_module(admin_client, course["id"], payload) for payload in modules]
+    if publish:
+        response = admin_client.post(f"/api/v1/courses/{course['id']}/publish")
+        assert response.status_code == 200, response.get_json()
+    if instructor is not None:
+        response = admin_client.put(f"/api/v1/courses/{course['id']}/instructors/{instructor.id}")
+        assert response.status_code == 200, response.get_json()
+    return course, bodies
+
+
+def enrol(client, course_id) -> dict:
+    response = client.post(f"/api/v1/courses/{course_id}/enrollments", json={})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def complete(client, module_id):
+    return client.post(f"/api/v1/modules/{module_id}/completion")
+
+
+def attempt(client, module_id, answers):
+    return client.post(f"/api/v1/modules/{module_id}/quiz-attempts", json={"answers": answers})
+
+
+def progress(client, enrollment_id):
+    return client.get(f"/api/v1/enrollments/{enrollment_id}/progress")
+
+
+def progress_ok(client, enrollment_id) -> dict:
+    response = progress(client, enrollment_id)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def by_module(progress_body: dict) -> dict[int, dict]:
+    return {m["module_id"]: m for m in progress_body["modules"]}
