@@ -74,6 +74,16 @@ def _register_blueprints(app: Flask) -> None:
     from lms.practicals.grading_views import blp as grading_blp
     from lms.practicals.views import blp as submissions_blp
 
-    for blueprint in (auth_blp, users_blp, audit_blp, programs_blp, courses_blp, modules_blp,
-                      enrollments_blp, learning_blp, submissions_blp, grading_blp):
+    for blueprint in (
+        auth_blp,
+        users_blp,
+        audit_blp,
+        programs_blp,
+        courses_blp,
+        modules_blp,
+        enrollments_blp,
+        learning_blp,
+        submissions_blp,
+        grading_blp,
+    ):
         api.register_blueprint(blueprint)

@@ -10,8 +10,8 @@ import os
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
 from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import create_engine, text
 
 from lms import create_app
 from lms.extensions import db, limiter
@@ -30,7 +30,8 @@ class ConnectionBoundSession(FlaskSession):
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "real_db: the test commits for real (no rolled-back transaction); every "
+        "markers",
+        "real_db: the test commits for real (no rolled-back transaction); every "
         "table is emptied afterwards",
     )
 
@@ -69,12 +70,14 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
-    app = create_app({
-        "LMS_ENV": "testing",
-        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
-        "LMS_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
-        "RATELIMIT_STORAGE_URI": "memory://",
-    })
+    app = create_app(
+        {
+            "LMS_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
+            "LMS_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -102,10 +105,14 @@ def _transaction(app, request):
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = db._make_scoped_session({
-            "bind": connection, "join_transaction_mode": "create_savepoint",
-            "class_": ConnectionBoundSession, "expire_on_commit": False,  # as in production
-        })
+        db.session = db._make_scoped_session(
+            {
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+                "class_": ConnectionBoundSession,
+                "expire_on_commit": False,  # as in production
+            }
+        )
         limiter.reset()
         try:
             yield

@@ -17,8 +17,9 @@ _seq = itertools.count(1)
 class UserFactory:
     """Creates users directly in the database (flushed, inside the test transaction)."""
 
-    def create(self, *, role="teacher", email=None, full_name=None, password=PASSWORD,
-               **fields) -> User:
+    def create(
+        self, *, role="teacher", email=None, full_name=None, password=PASSWORD, **fields
+    ) -> User:
         n = next(_seq)
         user = User(
             email=email or f"user{n}@example.edu.cn",
@@ -68,8 +69,9 @@ class ApiClient:
         # Buffered: a streamed body is read while the request's context still exists.
         kwargs.setdefault("buffered", True)
         try:
-            return self.client.open(url, method=method, headers=self._headers(method, headers),
-                                    **kwargs)
+            return self.client.open(
+                url, method=method, headers=self._headers(method, headers), **kwargs
+            )
         finally:
             _cv_app.reset(hidden)
 

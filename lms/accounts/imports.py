@@ -112,9 +112,15 @@ def create_accounts(people: list[dict], *, actor: User) -> list[dict]:
         _flush_new_accounts()
         tokens += [{"email": u.email, "token": services.issue_activation_token(u)} for u in users]
         audit.record_many(
-            [audit.PendingEvent("user.created", "user", user.id,
-                                {"email": user.email, "role": user.role, "source": "import"})
-             for user in users],
+            [
+                audit.PendingEvent(
+                    "user.created",
+                    "user",
+                    user.id,
+                    {"email": user.email, "role": user.role, "source": "import"},
+                )
+                for user in users
+            ],
             actor=actor,
         )
     return tokens

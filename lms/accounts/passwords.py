@@ -18,7 +18,7 @@ MAX_LENGTH = 128
 
 # A real hash to verify against when the account does not exist, so that a wrong email
 # costs the same time as a wrong password.
-_DUMMY_PASSWORD = "not-a-real-password-for-timing"
+_DUMMY_PASSWORD = "not-a-real-password-for-timing"  # noqa: S105 - never a real credential
 
 
 def _hasher() -> PasswordHasher:
@@ -47,8 +47,9 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     hasher = _hasher()
     if password_hash is None:
         cfg = current_app.config
-        dummy = _dummy_hash(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST_KIB"],
-                            cfg["ARGON2_PARALLELISM"])
+        dummy = _dummy_hash(
+            cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST_KIB"], cfg["ARGON2_PARALLELISM"]
+        )
         try:
             hasher.verify(dummy, password)
         except VerificationError:
@@ -74,8 +75,9 @@ def common_passwords() -> frozenset[str]:
     )
 
 
-def password_problems(password: str, *, email: str | None = None,
-                      names: tuple[str | None, ...] = ()) -> list[str]:
+def password_problems(
+    password: str, *, email: str | None = None, names: tuple[str | None, ...] = ()
+) -> list[str]:
     """Reasons why ``password`` is refused, empty when it is acceptable."""
     if len(password) < MIN_LENGTH:
         return [f"Use at least {MIN_LENGTH} characters. 密码至少需要 {MIN_LENGTH} 个字符。"]

@@ -119,8 +119,10 @@ class ImportForm(StrictSchema):
 class ImportUpload(Schema):
     """The multipart body as documented: parsed as ImportFile plus ImportForm."""
 
-    file = Upload(required=True, metadata={
-        "description": "CSV (UTF-8 or GB18030) or XLSX; English or Chinese headers."})
+    file = Upload(
+        required=True,
+        metadata={"description": "CSV (UTF-8 or GB18030) or XLSX; English or Chinese headers."},
+    )
     dry_run = fields.Boolean(metadata={"description": "Validate and count, write nothing."})
 
 

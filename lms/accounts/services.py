@@ -19,9 +19,16 @@ from lms.core.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotF
 from lms.core.tokens import digest, new_secret
 from lms.extensions import db
 
-API_TOKEN_PREFIX = "lms_pat_"
-PROFILE_FIELDS = ("full_name", "full_name_en", "institution", "department", "title",
-                  "staff_no", "phone")
+API_TOKEN_PREFIX = "lms_pat_"  # noqa: S105 - a public prefix, not a secret
+PROFILE_FIELDS = (
+    "full_name",
+    "full_name_en",
+    "institution",
+    "department",
+    "title",
+    "staff_no",
+    "phone",
+)
 
 
 class InvalidCredentials(NotAuthenticated):
@@ -51,8 +58,9 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password_policy(password: str, user: User | None = None, *, field="password",
-                          email: str | None = None, names=()) -> None:
+def check_password_policy(
+    password: str, user: User | None = None, *, field="password", email: str | None = None, names=()
+) -> None:
     """Raise 422 with the reasons when ``password`` breaks the policy."""
     if user is not None:
         email, names = user.email, (user.full_name, user.full_name_en)
@@ -81,9 +89,14 @@ def user_query(*, role: str | None = None, q: str | None = None, is_active: bool
         stmt = stmt.where(User.is_active == is_active)
     if q:
         like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(User.email.like(like), func.lower(User.full_name).like(like),
-                              func.lower(User.full_name_en).like(like),
-                              func.lower(User.staff_no).like(like)))
+        stmt = stmt.where(
+            or_(
+                User.email.like(like),
+                func.lower(User.full_name).like(like),
+                func.lower(User.full_name_en).like(like),
+                func.lower(User.staff_no).like(like),
+            )
+        )
     return stmt
 
 
@@ -91,8 +104,11 @@ def issue_activation_token(user: User) -> str:
     """Create a single-use activation token for ``user``; returns the secret once."""
     secret = new_secret("act_")
     hours = current_app.config["ACTIVATION_TOKEN_HOURS"]
-    db.session.add(ActivationToken(user=user, token_hash=digest(secret),
-                                   expires_at=utcnow() + timedelta(hours=hours)))
+    db.session.add(
+        ActivationToken(
+            user=user, token_hash=digest(secret), expires_at=utcnow() + timedelta(hours=hours)
+        )
+    )
     return secret
 
 
@@ -101,12 +117,16 @@ def create_user(data: dict, *, actor: User | None) -> tuple[User, str | None]:
     email = normalize_email(data["email"])
     password = data.get("password")
     if password is not None:
-        check_password_policy(password, email=email,
-                              names=(data.get("full_name"), data.get("full_name_en")))
+        check_password_policy(
+            password, email=email, names=(data.get("full_name"), data.get("full_name_en"))
+        )
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken()
-    user = User(email=email, role=data.get("role", Role.TEACHER.value),
-                **{f: data.get(f) for f in PROFILE_FIELDS})
+    user = User(
+        email=email,
+        role=data.get("role", Role.TEACHER.value),
+        **{f: data.get(f) for f in PROFILE_FIELDS},
+    )
     if password is not None:
         user.password_hash = hash_password(password)
         user.password_changed_at = utcnow()
@@ -117,8 +137,13 @@ def create_user(data: dict, *, actor: User | None) -> tuple[User, str | None]:
     except IntegrityError as exc:  # a concurrent request took the email first
         raise EmailTaken() from exc
     token = None if password is not None else issue_activation_token(user)
-    audit.record("user.created", "user", user.id, actor=actor,
-                 data={"email": user.email, "role": user.role, "activated": token is None})
+    audit.record(
+        "user.created",
+        "user",
+        user.id,
+        actor=actor,
+        data={"email": user.email, "role": user.role, "activated": token is None},
+    )
     return user, token
 
 
@@ -129,8 +154,13 @@ def update_user(user: User, changes: dict, *, actor: User) -> User:
         if email != user.email:
             if db.session.scalar(select(User.id).where(User.email == email)) is not None:
                 raise EmailTaken()
-            audit.record("user.email_changed", "user", user.id, actor=actor,
-                         data={"from": user.email, "to": email})
+            audit.record(
+                "user.email_changed",
+                "user",
+                user.id,
+                actor=actor,
+                data={"from": user.email, "to": email},
+            )
             user.email = email
     if "role" in changes and changes["role"] != user.role:
         set_role(user, changes.pop("role"), actor=actor)
@@ -152,8 +182,9 @@ def set_role(user: User, role: str, *, actor: User) -> None:
     themselves, so the last admin cannot lock everybody out by accident either."""
     if actor is not None and actor.id == user.id:
         raise Forbidden("You cannot change your own role.", "不能修改自己的角色。")
-    audit.record("user.role_changed", "user", user.id, actor=actor,
-                 data={"from": user.role, "to": role})
+    audit.record(
+        "user.role_changed", "user", user.id, actor=actor, data={"from": user.role, "to": role}
+    )
     user.role = role
 
 
@@ -161,8 +192,9 @@ def set_active(user: User, active: bool, *, actor: User) -> None:
     """Deactivate or reactivate an account; deactivation ends its sessions and tokens."""
     if actor is not None and actor.id == user.id and not active:
         raise Forbidden("You cannot deactivate your own account.", "不能停用自己的账号。")
-    audit.record("user.deactivated" if not active else "user.reactivated", "user", user.id,
-                 actor=actor)
+    audit.record(
+        "user.deactivated" if not active else "user.reactivated", "user", user.id, actor=actor
+    )
     user.is_active = active
     if not active:
         end_all_sessions(user)
@@ -174,18 +206,23 @@ def set_active(user: User, active: bool, *, actor: User) -> None:
 def activate(token: str, password: str) -> User:
     """Set the first password of an account from a valid activation token."""
     row = db.session.scalar(
-        select(ActivationToken).where(ActivationToken.token_hash == digest(token))
-        .with_for_update()
+        select(ActivationToken).where(ActivationToken.token_hash == digest(token)).with_for_update()
     )
     now = utcnow()
     if row is None or row.used_at is not None or row.expires_at <= now or not row.user.is_active:
         raise InvalidActivationToken(
-            {"token": ["This activation link is invalid, used or expired. 激活链接无效、已使用或已过期。"]}
+            {
+                "token": [
+                    "This activation link is invalid, used or expired. "
+                    "激活链接无效、已使用或已过期。"
+                ]
+            }
         )
     check_password_policy(password, row.user)
     # Conditional update: of two concurrent activations with the same token, one wins.
     won = db.session.execute(
-        update(ActivationToken).where(ActivationToken.id == row.id, ActivationToken.used_at.is_(None))
+        update(ActivationToken)
+        .where(ActivationToken.id == row.id, ActivationToken.used_at.is_(None))
         .values(used_at=now)
     ).rowcount
     if not won:
@@ -193,8 +230,11 @@ def activate(token: str, password: str) -> User:
     user = row.user
     _set_password(user)
     user.password_hash = hash_password(password)
-    db.session.execute(delete(ActivationToken).where(ActivationToken.user_id == user.id,
-                                                     ActivationToken.id != row.id))
+    db.session.execute(
+        delete(ActivationToken).where(
+            ActivationToken.user_id == user.id, ActivationToken.id != row.id
+        )
+    )
     audit.record("user.activated", "user", user.id, actor=user)
     return user
 
@@ -232,10 +272,15 @@ def start_session(user: User) -> str:
     """Create a LoginSession and put its key in a fresh cookie session."""
     key = new_secret()
     lifetime = current_app.permanent_session_lifetime
-    db.session.add(LoginSession(
-        user_id=user.id, key_hash=digest(key), expires_at=utcnow() + lifetime,
-        ip_address=request.remote_addr, user_agent=(request.user_agent.string or "")[:300],
-    ))
+    db.session.add(
+        LoginSession(
+            user_id=user.id,
+            key_hash=digest(key),
+            expires_at=utcnow() + lifetime,
+            ip_address=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:300],
+        )
+    )
     user.last_login_at = utcnow()
     user.login_key = key
     db.session.flush()
@@ -273,20 +318,32 @@ def create_api_token(user: User, name: str, expires_in_days: int | None) -> tupl
     """Create a personal API token; the secret is returned once and stored hashed."""
     secret = new_secret(API_TOKEN_PREFIX)
     days = expires_in_days or current_app.config["API_TOKEN_MAX_DAYS"]
-    token = ApiToken(user_id=user.id, name=name, token_hash=digest(secret),
-                     prefix=secret[: len(API_TOKEN_PREFIX) + 4],
-                     expires_at=utcnow() + timedelta(days=days))
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=digest(secret),
+        prefix=secret[: len(API_TOKEN_PREFIX) + 4],
+        expires_at=utcnow() + timedelta(days=days),
+    )
     db.session.add(token)
     db.session.flush()
-    audit.record("api_token.created", "api_token", token.id, actor=user,
-                 data={"name": name, "expires_at": token.expires_at.isoformat()})
+    audit.record(
+        "api_token.created",
+        "api_token",
+        token.id,
+        actor=user,
+        data={"name": name, "expires_at": token.expires_at.isoformat()},
+    )
     return token, secret
 
 
 def list_api_tokens(user: User):
     """A select of the user's tokens that are not revoked, newest first."""
-    return (select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .order_by(ApiToken.id.desc()))
+    return (
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id.desc())
+    )
 
 
 def revoke_api_token(user: User, token_id: int) -> None:

@@ -9,18 +9,41 @@ from flask_wtf.csrf import generate_csrf
 from lms.accounts import imports, services
 from lms.accounts.models import Role
 from lms.accounts.schemas import (
-    ActivateIn, ActivationTokenOut, CsrfOut, ImportFile, ImportForm, ImportUpload, ImportReport, LoginIn,
-    LoginOut, PasswordChangeIn, TokenCreate, TokenCreatedOut, TokenOut, UserCreate,
-    UserCreatedOut, UserListArgs, UserOut, UserUpdate,
+    ActivateIn,
+    ActivationTokenOut,
+    CsrfOut,
+    ImportFile,
+    ImportForm,
+    ImportReport,
+    ImportUpload,
+    LoginIn,
+    LoginOut,
+    PasswordChangeIn,
+    TokenCreate,
+    TokenCreatedOut,
+    TokenOut,
+    UserCreate,
+    UserCreatedOut,
+    UserListArgs,
+    UserOut,
+    UserUpdate,
 )
 from lms.core.auth import accepts, actor, login_required, roles_required
 from lms.core.pagination import paginate
 from lms.extensions import limiter
 
-auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
-                     description="Login, sessions, CSRF, activation and personal API tokens.")
-users_blp = Blueprint("users", __name__, url_prefix="/api/v1/users",
-                      description="User administration and bulk import (admins).")
+auth_blp = Blueprint(
+    "auth",
+    __name__,
+    url_prefix="/api/v1/auth",
+    description="Login, sessions, CSRF, activation and personal API tokens.",
+)
+users_blp = Blueprint(
+    "users",
+    __name__,
+    url_prefix="/api/v1/users",
+    description="User administration and bulk import (admins).",
+)
 
 
 def _fresh_csrf_token() -> str:
@@ -45,8 +68,11 @@ def csrf_token():
 
 @auth_blp.route("/login", methods=["POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
-               key_func=_login_account_key, deduct_when=lambda r: r.status_code == 401)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
+    key_func=_login_account_key,
+    deduct_when=lambda r: r.status_code == 401,
+)
 @auth_blp.arguments(LoginIn)
 @auth_blp.response(200, LoginOut)
 @auth_blp.alt_response(401, description="Wrong email or password, or inactive account.")
@@ -113,8 +139,9 @@ class Tokens(MethodView):
     @auth_blp.response(201, TokenCreatedOut)
     def post(self, data):
         """Create a personal API token. The secret is shown once, in this answer."""
-        token, secret = services.create_api_token(actor(), data["name"],
-                                                  data.get("expires_in_days"))
+        token, secret = services.create_api_token(
+            actor(), data["name"], data.get("expires_in_days")
+        )
         token.token = secret
         return token
 
@@ -176,8 +203,10 @@ class UserItem(MethodView):
 def new_activation_token(user_id):
     """Issue a fresh activation token for an account that has not set a password yet."""
     token = services.reissue_activation_token(services.get_user(user_id), actor=actor())
-    return {"activation_token": token,
-            "expires_in_hours": current_app.config["ACTIVATION_TOKEN_HOURS"]}
+    return {
+        "activation_token": token,
+        "expires_in_hours": current_app.config["ACTIVATION_TOKEN_HOURS"],
+    }
 
 
 @users_blp.route("/import", methods=["POST"])

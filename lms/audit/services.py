@@ -23,12 +23,22 @@ def _canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def compute_hash(prev_hash: str, at: datetime, actor_id: int | None, action: str,
-                 entity_type: str, entity_id: str | None, data: dict) -> str:
+def compute_hash(
+    prev_hash: str,
+    at: datetime,
+    actor_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    data: dict,
+) -> str:
     """SHA-256 over a canonical JSON form of the event and its predecessor's hash."""
     payload = json.dumps(
         [prev_hash, _canonical_time(at), actor_id, action, entity_type, entity_id, data],
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -42,8 +52,9 @@ def _lock_chain() -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
 
 
-def record(action: str, entity_type: str, entity_id, *, actor=None, data: dict | None = None
-           ) -> AuditEvent:
+def record(
+    action: str, entity_type: str, entity_id, *, actor=None, data: dict | None = None
+) -> AuditEvent:
     """Append an event to the chain in the current transaction (flushes, never commits)."""
     _lock_chain()
     prev = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
@@ -54,8 +65,13 @@ def record(action: str, entity_type: str, entity_id, *, actor=None, data: dict |
     entity = None if entity_id is None else str(entity_id)
     at = utcnow()
     event = AuditEvent(
-        at=at, actor_id=actor_id, action=action, entity_type=entity_type, entity_id=entity,
-        data=clean, prev_hash=prev_hash,
+        at=at,
+        actor_id=actor_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity,
+        data=clean,
+        prev_hash=prev_hash,
         hash=compute_hash(prev_hash, at, actor_id, action, entity_type, entity, clean),
     )
     db.session.add(event)
@@ -81,19 +97,31 @@ def record_many(events: list[PendingEvent], *, actor=None) -> list[AuditEvent]:
     if not events:
         return []
     _lock_chain()
-    prev_hash = db.session.scalar(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    prev_hash = (
+        db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+        or GENESIS
+    )
     actor_id = actor.id if actor is not None else None
     rows = []
     for pending in events:
         clean = json.loads(json.dumps(pending.data or {}, ensure_ascii=False, default=str))
         entity = None if pending.entity_id is None else str(pending.entity_id)
         at = utcnow()
-        digest = compute_hash(prev_hash, at, actor_id, pending.action, pending.entity_type,
-                              entity, clean)
-        rows.append(AuditEvent(at=at, actor_id=actor_id, action=pending.action,
-                               entity_type=pending.entity_type, entity_id=entity, data=clean,
-                               prev_hash=prev_hash, hash=digest))
+        digest = compute_hash(
+            prev_hash, at, actor_id, pending.action, pending.entity_type, entity, clean
+        )
+        rows.append(
+            AuditEvent(
+                at=at,
+                actor_id=actor_id,
+                action=pending.action,
+                entity_type=pending.entity_type,
+                entity_id=entity,
+                data=clean,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
         prev_hash = digest
     db.session.add_all(rows)
     db.session.flush()
@@ -113,8 +141,15 @@ def iter_chain_breaks(batch: int = 1000) -> Iterator[ChainBreak]:
     for event in db.session.scalars(stmt):
         if event.prev_hash != expected_prev:
             yield ChainBreak(event.id, "previous hash does not match the preceding event")
-        recomputed = compute_hash(event.prev_hash, event.at, event.actor_id, event.action,
-                                  event.entity_type, event.entity_id, event.data)
+        recomputed = compute_hash(
+            event.prev_hash,
+            event.at,
+            event.actor_id,
+            event.action,
+            event.entity_type,
+            event.entity_id,
+            event.data,
+        )
         if recomputed != event.hash:
             yield ChainBreak(event.id, "content does not match its hash")
         expected_prev = event.hash

@@ -9,8 +9,12 @@ from lms.audit.schemas import AuditEventArgs, AuditEventOut
 from lms.core.auth import roles_required
 from lms.core.pagination import paginate
 
-blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit-events",
-                description="The tamper-evident audit log (admins).")
+blp = Blueprint(
+    "audit",
+    __name__,
+    url_prefix="/api/v1/audit-events",
+    description="The tamper-evident audit log (admins).",
+)
 
 
 @blp.route("")

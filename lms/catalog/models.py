@@ -7,7 +7,15 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, Text,
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -50,17 +58,21 @@ class Course(TimestampMixin, db.Model):
 
     __tablename__ = "courses"
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'published', 'closed', 'archived')",
-                        name="status_valid"),
+        CheckConstraint(
+            "status IN ('draft', 'published', 'closed', 'archived')", name="status_valid"
+        ),
         CheckConstraint("grade_release IN ('immediate', 'manual')", name="grade_release_valid"),
         CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
         CheckConstraint("seats_taken >= 0", name="seats_not_negative"),
         CheckConstraint("capacity IS NULL OR seats_taken <= capacity", name="within_capacity"),
-        CheckConstraint("min_theory_hours >= 0 AND min_practical_hours >= 0",
-                        name="min_hours_not_negative"),
-        CheckConstraint("certificate_validity_months IS NULL OR certificate_validity_months > 0",
-                        name="validity_positive"),
+        CheckConstraint(
+            "min_theory_hours >= 0 AND min_practical_hours >= 0", name="min_hours_not_negative"
+        ),
+        CheckConstraint(
+            "certificate_validity_months IS NULL OR certificate_validity_months > 0",
+            name="validity_positive",
+        ),
         Index("ix_courses_status_starts_on", "status", "starts_on"),
     )
 
@@ -119,11 +131,13 @@ class Module(TimestampMixin, db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('theory', 'practical')", name="kind_valid"),
         CheckConstraint("hours > 0", name="hours_positive"),
-        CheckConstraint("reopen IS NULL OR reopen IN ('manual', 'until_pass')",
-                        name="reopen_valid"),
+        CheckConstraint(
+            "reopen IS NULL OR reopen IN ('manual', 'until_pass')", name="reopen_valid"
+        ),
         CheckConstraint("kind = 'practical' OR pass_points IS NULL", name="theory_no_rubric"),
-        CheckConstraint("closes_at IS NULL OR due_at IS NULL OR closes_at >= due_at",
-                        name="cutoff_after_due"),
+        CheckConstraint(
+            "closes_at IS NULL OR due_at IS NULL OR closes_at >= due_at", name="cutoff_after_due"
+        ),
         Index("ix_modules_course_position", "course_id", "position", "id"),
     )
 
@@ -151,7 +165,8 @@ class Module(TimestampMixin, db.Model):
         back_populates="module", cascade="all, delete-orphan", uselist=False
     )
     criteria: Mapped[list[RubricCriterion]] = relationship(
-        back_populates="module", cascade="all, delete-orphan",
+        back_populates="module",
+        cascade="all, delete-orphan",
         order_by="RubricCriterion.position",
     )
 

@@ -19,8 +19,11 @@ def is_admin(user: User) -> bool:
 def instructs(user: User, course_id: int) -> bool:
     """True when ``user`` is an instructor assigned to the course."""
     return user.role == Role.INSTRUCTOR and db.session.scalar(
-        select(exists().where(CourseInstructor.course_id == course_id,
-                              CourseInstructor.user_id == user.id))
+        select(
+            exists().where(
+                CourseInstructor.course_id == course_id, CourseInstructor.user_id == user.id
+            )
+        )
     )
 
 
@@ -32,8 +35,11 @@ def is_course_staff(user: User, course: Course) -> bool:
 def _enrolled_clause(user: User):
     from lms.enrollments.models import Enrollment
 
-    return exists().where(Enrollment.course_id == Course.id, Enrollment.user_id == user.id,
-                          Enrollment.status != "withdrawn")
+    return exists().where(
+        Enrollment.course_id == Course.id,
+        Enrollment.user_id == user.id,
+        Enrollment.status != "withdrawn",
+    )
 
 
 def visible_courses_clause(user: User):
@@ -45,17 +51,22 @@ def visible_courses_clause(user: User):
     if is_admin(user):
         return Course.id.isnot(None)
     if user.role == Role.INSTRUCTOR:
-        return exists().where(CourseInstructor.course_id == Course.id,
-                              CourseInstructor.user_id == user.id)
-    return or_(Course.status == CourseStatus.PUBLISHED,
-               Course.status.in_(VISIBLE_WHEN_ENROLLED) & _enrolled_clause(user))
+        return exists().where(
+            CourseInstructor.course_id == Course.id, CourseInstructor.user_id == user.id
+        )
+    return or_(
+        Course.status == CourseStatus.PUBLISHED,
+        Course.status.in_(VISIBLE_WHEN_ENROLLED) & _enrolled_clause(user),
+    )
 
 
 def can_view_course(user: User, course: Course) -> bool:
     """Object-level form of ``visible_courses_clause``."""
-    return bool(db.session.scalar(
-        select(exists().where(Course.id == course.id, visible_courses_clause(user)))
-    ))
+    return bool(
+        db.session.scalar(
+            select(exists().where(Course.id == course.id, visible_courses_clause(user)))
+        )
+    )
 
 
 def can_view_modules(user: User, course: Course) -> bool:
@@ -64,7 +75,14 @@ def can_view_modules(user: User, course: Course) -> bool:
 
     if is_course_staff(user, course):
         return True
-    return course.status != CourseStatus.DRAFT and bool(db.session.scalar(
-        select(exists().where(Enrollment.course_id == course.id, Enrollment.user_id == user.id,
-                              Enrollment.status.in_(SEAT_HOLDING)))
-    ))
+    return course.status != CourseStatus.DRAFT and bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Enrollment.course_id == course.id,
+                    Enrollment.user_id == user.id,
+                    Enrollment.status.in_(SEAT_HOLDING),
+                )
+            )
+        )
+    )

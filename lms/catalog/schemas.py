@@ -14,17 +14,21 @@ MAX_FILE_MB = 50  # one request carries at most LMS_MAX_CONTENT_MB (50 by defaul
 
 
 class ProgramCreate(StrictSchema):
-    code = Text(required=True, validate=[validate.Length(min=1, max=40),
-                                         validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")])
+    code = Text(
+        required=True,
+        validate=[validate.Length(min=1, max=40), validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")],
+    )
     title = Text(required=True, validate=NAME)
-    organizers = fields.List(Text(validate=NAME), validate=validate.Length(max=20),
-                             load_default=list)
+    organizers = fields.List(
+        Text(validate=NAME), validate=validate.Length(max=20), load_default=list
+    )
     description = Text(allow_none=True, validate=validate.Length(max=20000))
 
 
 class ProgramUpdate(ProgramCreate):
-    code = Text(validate=[validate.Length(min=1, max=40),
-                          validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")])
+    code = Text(
+        validate=[validate.Length(min=1, max=40), validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    )
     title = Text(validate=NAME)
     organizers = fields.List(Text(validate=NAME), validate=validate.Length(max=20))
 
@@ -42,9 +46,14 @@ class ProgramOut(Schema):
 class CourseFields(StrictSchema):
     """Every writable course field; cross-field rules are checked by the service."""
 
-    code = Text(validate=[validate.Length(min=1, max=40),
-                          validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                                          error="Letters, digits, '-', '_' and '.' only.")])
+    code = Text(
+        validate=[
+            validate.Length(min=1, max=40),
+            validate.Regexp(
+                r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", error="Letters, digits, '-', '_' and '.' only."
+            ),
+        ]
+    )
     title = Text(validate=NAME)
     program_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
     description = Text(allow_none=True, validate=validate.Length(max=20000))
@@ -64,8 +73,9 @@ class CourseFields(StrictSchema):
     certificate_title = Text(allow_none=True, validate=NAME)
     certificate_issuer = Text(allow_none=True, validate=NAME)
     certificate_signatory = Text(allow_none=True, validate=NAME)
-    certificate_validity_months = fields.Integer(allow_none=True,
-                                                 validate=validate.Range(min=1, max=1200))
+    certificate_validity_months = fields.Integer(
+        allow_none=True, validate=validate.Range(min=1, max=1200)
+    )
 
 
 class CourseCreate(CourseFields):
@@ -140,10 +150,14 @@ class Resource(StrictSchema):
 
 class QuestionIn(StrictSchema):
     prompt = Text(required=True, validate=validate.Length(min=1, max=5000))
-    choices = fields.List(Text(validate=validate.Length(min=1, max=1000)), required=True,
-                          validate=validate.Length(min=2, max=20))
-    correct = fields.List(fields.Integer(strict=True), required=True,
-                          validate=validate.Length(min=1, max=20))
+    choices = fields.List(
+        Text(validate=validate.Length(min=1, max=1000)),
+        required=True,
+        validate=validate.Length(min=2, max=20),
+    )
+    correct = fields.List(
+        fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20)
+    )
     points = Points(minimum=Decimal("0.01"), load_default=Decimal("1"))
 
     @validates_schema
@@ -158,11 +172,13 @@ class QuestionIn(StrictSchema):
 
 
 class QuizIn(StrictSchema):
-    pass_percent = DecimalNumber(places=2, minimum=Decimal("0"), maximum=Decimal("100"),
-                                 required=True)
+    pass_percent = DecimalNumber(
+        places=2, minimum=Decimal("0"), maximum=Decimal("100"), required=True
+    )
     max_attempts = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100))
-    questions = fields.List(fields.Nested(QuestionIn), required=True,
-                            validate=validate.Length(min=1, max=200))
+    questions = fields.List(
+        fields.Nested(QuestionIn), required=True, validate=validate.Length(min=1, max=200)
+    )
 
 
 class CriterionIn(StrictSchema):
@@ -172,8 +188,17 @@ class CriterionIn(StrictSchema):
 
 
 THEORY_ONLY = ("quiz",)
-PRACTICAL_ONLY = ("brief", "rubric", "pass_points", "due_at", "closes_at", "max_attempts",
-                  "reopen", "allowed_extensions", "max_file_mb")
+PRACTICAL_ONLY = (
+    "brief",
+    "rubric",
+    "pass_points",
+    "due_at",
+    "closes_at",
+    "max_attempts",
+    "reopen",
+    "allowed_extensions",
+    "max_file_mb",
+)
 
 
 class ModuleFields(StrictSchema):
@@ -191,8 +216,9 @@ class ModuleFields(StrictSchema):
     closes_at = AwareDateTime(allow_none=True)
     max_attempts = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100))
     reopen = fields.String(validate=validate.OneOf(("manual", "until_pass")))
-    allowed_extensions = fields.List(fields.String(validate=EXTENSION),
-                                     validate=validate.Length(max=30), allow_none=True)
+    allowed_extensions = fields.List(
+        fields.String(validate=EXTENSION), validate=validate.Length(max=30), allow_none=True
+    )
     max_file_mb = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_FILE_MB))
 
 
@@ -204,8 +230,9 @@ class ModuleCreate(ModuleFields):
     @validates_schema
     def _fields_match_kind(self, data, **kwargs):
         wrong = PRACTICAL_ONLY if data.get("kind") == ModuleKind.THEORY else THEORY_ONLY
-        errors = {name: [f"Not allowed on a {data.get('kind')} module."]
-                  for name in wrong if name in data}
+        errors = {
+            name: [f"Not allowed on a {data.get('kind')} module."] for name in wrong if name in data
+        }
         if data.get("kind") == ModuleKind.PRACTICAL:
             for name in ("rubric", "pass_points"):
                 if name not in data:
@@ -219,8 +246,9 @@ class ModuleUpdate(ModuleFields):
 
 
 class ModuleOrder(StrictSchema):
-    module_ids = fields.List(fields.Integer(strict=True), required=True,
-                             validate=validate.Length(min=1, max=1000))
+    module_ids = fields.List(
+        fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=1000)
+    )
 
 
 class QuestionOut(Schema):
@@ -269,7 +297,8 @@ class ModuleOut(Schema):
     brief = fields.String(allow_none=True)
     rubric = fields.List(fields.Nested(CriterionOut), attribute="criteria")
     max_points = fields.Function(
-        lambda m: float(sum(c.max_points for c in m.criteria)) if m.kind == "practical" else None)
+        lambda m: float(sum(c.max_points for c in m.criteria)) if m.kind == "practical" else None
+    )
     pass_points = DecimalNumber(allow_none=True)
     due_at = AwareDateTime(allow_none=True)
     closes_at = AwareDateTime(allow_none=True)

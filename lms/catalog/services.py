@@ -15,7 +15,14 @@ from lms.accounts.models import Role, User
 from lms.audit import services as audit
 from lms.catalog import permissions
 from lms.catalog.models import (
-    Course, CourseInstructor, CourseStatus, Module, ModuleKind, Program, Quiz, QuizQuestion,
+    Course,
+    CourseInstructor,
+    CourseStatus,
+    Module,
+    ModuleKind,
+    Program,
+    Quiz,
+    QuizQuestion,
     RubricCriterion,
 )
 from lms.core.db import utcnow, violated_constraint
@@ -57,8 +64,10 @@ def _flush_unique(error_cls, *, field: str):
     except IntegrityError as exc:
         constraint = violated_constraint(exc)
         if "within_capacity" in constraint:
-            raise Conflict("More seats were taken meanwhile; choose a larger capacity.",
-                           "名额已被占用，请设置更大的容量。") from exc
+            raise Conflict(
+                "More seats were taken meanwhile; choose a larger capacity.",
+                "名额已被占用，请设置更大的容量。",
+            ) from exc
         if field in constraint or "UNIQUE" in constraint.upper():
             raise error_cls(errors={field: ["Already used."]}) from exc
         raise
@@ -91,8 +100,13 @@ def create_program(data: dict, *, actor: User) -> Program:
     program = Program(**data)
     db.session.add(program)
     _flush_unique(CodeTaken, field="code")
-    audit.record("program.created", "program", program.id, actor=actor,
-                 data={"code": program.code, "title": program.title})
+    audit.record(
+        "program.created",
+        "program",
+        program.id,
+        actor=actor,
+        data={"code": program.code, "title": program.title},
+    )
     return program
 
 
@@ -101,8 +115,9 @@ def update_program(program: Program, changes: dict, *, actor: User) -> Program:
     diff = _changed(program, changes)
     _flush_unique(CodeTaken, field="code")
     if diff:
-        audit.record("program.updated", "program", program.id, actor=actor,
-                     data={"fields": sorted(diff)})
+        audit.record(
+            "program.updated", "program", program.id, actor=actor, data={"fields": sorted(diff)}
+        )
     return program
 
 
@@ -131,17 +146,24 @@ def visible_course(course_id: int, user: User) -> Course:
 
 def course_query(user: User, *, status=None, program_id=None, q=None):
     """The courses ``user`` may see, newest start first."""
-    stmt = (select(Course).where(permissions.visible_courses_clause(user))
-            .order_by(Course.starts_on.desc(), Course.id.desc()))
+    stmt = (
+        select(Course)
+        .where(permissions.visible_courses_clause(user))
+        .order_by(Course.starts_on.desc(), Course.id.desc())
+    )
     if status:
         stmt = stmt.where(Course.status == status)
     if program_id:
         stmt = stmt.where(Course.program_id == program_id)
     if q:
         like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(Course.title).like(like),
-                              func.lower(Course.code).like(like),
-                              func.lower(Course.location).like(like)))
+        stmt = stmt.where(
+            or_(
+                func.lower(Course.title).like(like),
+                func.lower(Course.code).like(like),
+                func.lower(Course.location).like(like),
+            )
+        )
     return stmt
 
 
@@ -150,12 +172,16 @@ def _check_course_rules(course: Course) -> None:
     errors = {}
     if course.ends_on < course.starts_on:
         errors["ends_on"] = ["Must not be before starts_on. 结束日期不能早于开始日期。"]
-    if (course.enroll_opens_at and course.enroll_closes_at
-            and course.enroll_closes_at <= course.enroll_opens_at):
+    if (
+        course.enroll_opens_at
+        and course.enroll_closes_at
+        and course.enroll_closes_at <= course.enroll_opens_at
+    ):
         errors["enroll_closes_at"] = ["Must be after enroll_opens_at. 报名截止须晚于报名开始。"]
     if course.capacity is not None and course.capacity < course.seats_taken:
-        errors["capacity"] = [f"{course.seats_taken} seats are already taken. 已有 "
-                              f"{course.seats_taken} 人报名。"]
+        errors["capacity"] = [
+            f"{course.seats_taken} seats are already taken. 已有 {course.seats_taken} 人报名。"
+        ]
     if course.program_id is not None and db.session.get(Program, course.program_id) is None:
         errors["program_id"] = ["No such programme. 项目不存在。"]
     if errors:
@@ -168,8 +194,13 @@ def create_course(data: dict, *, actor: User) -> Course:
     _check_course_rules(course)
     db.session.add(course)
     _flush_unique(CodeTaken, field="code")
-    audit.record("course.created", "course", course.id, actor=actor,
-                 data={"code": course.code, "title": course.title})
+    audit.record(
+        "course.created",
+        "course",
+        course.id,
+        actor=actor,
+        data={"code": course.code, "title": course.title},
+    )
     return course
 
 
@@ -181,8 +212,13 @@ def update_course(course: Course, changes: dict, *, actor: User) -> Course:
     _check_course_rules(course)
     _flush_unique(CodeTaken, field="code")
     if diff:
-        audit.record("course.updated", "course", course.id, actor=actor,
-                     data={k: [str(a), str(b)] for k, (a, b) in diff.items()})
+        audit.record(
+            "course.updated",
+            "course",
+            course.id,
+            actor=actor,
+            data={k: [str(a), str(b)] for k, (a, b) in diff.items()},
+        )
     if "capacity" in diff and _capacity_grew(*diff["capacity"]):
         # Imported here: enrolments build on the catalogue, not the other way round.
         from lms.enrollments.services import promote_waitlist
@@ -213,9 +249,11 @@ def change_status(course: Course, action: str, *, actor: User) -> Course:
             f"状态为 {course.status} 的研修班不能执行该操作（{action}）。",
         )
     if target == CourseStatus.PUBLISHED and not db.session.scalar(
-            select(func.count()).select_from(Module).where(Module.course_id == course.id)):
-        raise BadTransition("Add at least one module before publishing.",
-                            "发布前请至少添加一个模块。")
+        select(func.count()).select_from(Module).where(Module.course_id == course.id)
+    ):
+        raise BadTransition(
+            "Add at least one module before publishing.", "发布前请至少添加一个模块。"
+        )
     previous = course.status
     course.status = target.value
     if target == CourseStatus.PUBLISHED and course.published_at is None:
@@ -223,8 +261,13 @@ def change_status(course: Course, action: str, *, actor: User) -> Course:
     # Lock the course row before the audit chain, in the order enrolments take them;
     # the opposite order deadlocks with a concurrent enrolment.
     db.session.flush()
-    audit.record(f"course.{target.value}", "course", course.id, actor=actor,
-                 data={"from": previous, "to": target.value})
+    audit.record(
+        f"course.{target.value}",
+        "course",
+        course.id,
+        actor=actor,
+        data={"from": previous, "to": target.value},
+    )
     return course
 
 
@@ -232,8 +275,11 @@ def change_status(course: Course, action: str, *, actor: User) -> Course:
 
 
 def instructors_query(course: Course):
-    return (select(CourseInstructor).where(CourseInstructor.course_id == course.id)
-            .order_by(CourseInstructor.assigned_at, CourseInstructor.user_id))
+    return (
+        select(CourseInstructor)
+        .where(CourseInstructor.course_id == course.id)
+        .order_by(CourseInstructor.assigned_at, CourseInstructor.user_id)
+    )
 
 
 def assign_instructor(course: Course, user_id: int, *, actor: User) -> CourseInstructor:
@@ -253,19 +299,24 @@ def assign_instructor(course: Course, user_id: int, *, actor: User) -> CourseIns
             db.session.flush()
     except IntegrityError:  # assigned concurrently: same end state
         return db.session.get(CourseInstructor, (course.id, user.id))
-    audit.record("course.instructor_assigned", "course", course.id, actor=actor,
-                 data={"user_id": user.id})
+    audit.record(
+        "course.instructor_assigned", "course", course.id, actor=actor, data={"user_id": user.id}
+    )
     return link
 
 
 def unassign_instructor(course: Course, user_id: int, *, actor: User) -> None:
     """Remove an instructor from a course (404 if not assigned)."""
-    removed = db.session.execute(delete(CourseInstructor).where(
-        CourseInstructor.course_id == course.id, CourseInstructor.user_id == user_id)).rowcount
+    removed = db.session.execute(
+        delete(CourseInstructor).where(
+            CourseInstructor.course_id == course.id, CourseInstructor.user_id == user_id
+        )
+    ).rowcount
     if not removed:
         raise NotFound()
-    audit.record("course.instructor_removed", "course", course.id, actor=actor,
-                 data={"user_id": user_id})
+    audit.record(
+        "course.instructor_removed", "course", course.id, actor=actor, data={"user_id": user_id}
+    )
 
 
 # --- modules -------------------------------------------------------------------------------
@@ -283,24 +334,45 @@ def modules_query(course: Course):
     of queries."""
     from sqlalchemy.orm import selectinload
 
-    return (select(Module).where(Module.course_id == course.id)
-            .options(selectinload(Module.quiz).selectinload(Quiz.questions),
-                     selectinload(Module.criteria))
-            .order_by(Module.position, Module.id))
+    return (
+        select(Module)
+        .where(Module.course_id == course.id)
+        .options(
+            selectinload(Module.quiz).selectinload(Quiz.questions), selectinload(Module.criteria)
+        )
+        .order_by(Module.position, Module.id)
+    )
 
 
 def _build_quiz(spec: dict | None) -> Quiz | None:
     if spec is None:
         return None
-    return Quiz(pass_percent=spec["pass_percent"], max_attempts=spec.get("max_attempts"),
-                questions=[QuizQuestion(position=i, prompt=q["prompt"], choices=q["choices"],
-                                        correct=sorted(q["correct"]), points=q["points"])
-                           for i, q in enumerate(spec["questions"])])
+    return Quiz(
+        pass_percent=spec["pass_percent"],
+        max_attempts=spec.get("max_attempts"),
+        questions=[
+            QuizQuestion(
+                position=i,
+                prompt=q["prompt"],
+                choices=q["choices"],
+                correct=sorted(q["correct"]),
+                points=q["points"],
+            )
+            for i, q in enumerate(spec["questions"])
+        ],
+    )
 
 
 def _build_rubric(spec: list[dict]) -> list[RubricCriterion]:
-    return [RubricCriterion(position=i, title=c["title"], description=c.get("description"),
-                            max_points=c["max_points"]) for i, c in enumerate(spec)]
+    return [
+        RubricCriterion(
+            position=i,
+            title=c["title"],
+            description=c.get("description"),
+            max_points=c["max_points"],
+        )
+        for i, c in enumerate(spec)
+    ]
 
 
 def _check_module_rules(module: Module) -> None:
@@ -308,8 +380,10 @@ def _check_module_rules(module: Module) -> None:
     if module.kind == ModuleKind.PRACTICAL:
         total = sum((c.max_points for c in module.criteria), Decimal("0"))
         if module.pass_points is not None and module.pass_points > total:
-            errors["pass_points"] = [f"Must not exceed the rubric total ({total}). "
-                                     f"及格分不能超过评分标准总分（{total}）。"]
+            errors["pass_points"] = [
+                f"Must not exceed the rubric total ({total}). "
+                f"及格分不能超过评分标准总分（{total}）。"
+            ]
         if module.due_at and module.closes_at and module.closes_at < module.due_at:
             errors["closes_at"] = ["Must not be before due_at. 截止关闭时间不能早于提交期限。"]
     if errors:
@@ -317,8 +391,7 @@ def _check_module_rules(module: Module) -> None:
 
 
 def _next_position(course: Course) -> int:
-    last = db.session.scalar(select(func.max(Module.position)).where(
-        Module.course_id == course.id))
+    last = db.session.scalar(select(func.max(Module.position)).where(Module.course_id == course.id))
     return 0 if last is None else last + 1
 
 
@@ -339,18 +412,38 @@ def create_module(course: Course, data: dict, *, actor: User) -> Module:
     _check_module_rules(module)
     db.session.add(module)
     db.session.flush()
-    audit.record("module.created", "module", module.id, actor=actor,
-                 data={"course_id": course.id, "kind": module.kind, "hours": str(module.hours)})
+    audit.record(
+        "module.created",
+        "module",
+        module.id,
+        actor=actor,
+        data={"course_id": course.id, "kind": module.kind, "hours": str(module.hours)},
+    )
     return module
 
 
 def update_module(module: Module, changes: dict, *, actor: User) -> Module:
     """Update a module. Replacing the quiz or rubric is refused once learners have used it."""
     changes = dict(changes)
-    wrong_kind = [k for k in (("quiz",) if module.kind == ModuleKind.PRACTICAL else
-                              ("rubric", "pass_points", "brief", "due_at", "closes_at",
-                               "max_attempts", "reopen", "allowed_extensions", "max_file_mb"))
-                  if k in changes]
+    wrong_kind = [
+        k
+        for k in (
+            ("quiz",)
+            if module.kind == ModuleKind.PRACTICAL
+            else (
+                "rubric",
+                "pass_points",
+                "brief",
+                "due_at",
+                "closes_at",
+                "max_attempts",
+                "reopen",
+                "allowed_extensions",
+                "max_file_mb",
+            )
+        )
+        if k in changes
+    ]
     if wrong_kind:
         raise Invalid({k: [f"Not allowed on a {module.kind} module."] for k in wrong_kind})
     structural = {"quiz", "rubric"} & set(changes)
@@ -369,8 +462,13 @@ def update_module(module: Module, changes: dict, *, actor: User) -> Module:
     diff = _changed(module, changes)
     _check_module_rules(module)
     db.session.flush()
-    audit.record("module.updated", "module", module.id, actor=actor,
-                 data={"fields": sorted(set(diff) | structural)})
+    audit.record(
+        "module.updated",
+        "module",
+        module.id,
+        actor=actor,
+        data={"fields": sorted(set(diff) | structural)},
+    )
     return module
 
 
@@ -378,8 +476,13 @@ def delete_module(module: Module, *, actor: User) -> None:
     """Delete a module that no learner has touched."""
     if module_has_activity(module):
         raise ModuleInUse()
-    audit.record("module.deleted", "module", module.id, actor=actor,
-                 data={"course_id": module.course_id, "title": module.title})
+    audit.record(
+        "module.deleted",
+        "module",
+        module.id,
+        actor=actor,
+        data={"course_id": module.course_id, "title": module.title},
+    )
     db.session.delete(module)
     db.session.flush()
 
@@ -388,12 +491,23 @@ def reorder_modules(course: Course, module_ids: list[int], *, actor: User) -> li
     """Set the display order: ``module_ids`` must list every module of the course once."""
     modules = db.session.scalars(modules_query(course)).all()
     if sorted(module_ids) != sorted(m.id for m in modules):
-        raise Invalid({"module_ids": ["List every module of this course exactly once. "
-                                      "请完整列出本研修班的所有模块，且不重复。"]})
+        raise Invalid(
+            {
+                "module_ids": [
+                    "List every module of this course exactly once. "
+                    "请完整列出本研修班的所有模块，且不重复。"
+                ]
+            }
+        )
     by_id = {m.id: m for m in modules}
     for position, module_id in enumerate(module_ids):
         by_id[module_id].position = position
     db.session.flush()
-    audit.record("course.modules_reordered", "course", course.id, actor=actor,
-                 data={"module_ids": module_ids})
+    audit.record(
+        "course.modules_reordered",
+        "course",
+        course.id,
+        actor=actor,
+        data={"module_ids": module_ids},
+    )
     return [by_id[i] for i in module_ids]

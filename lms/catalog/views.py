@@ -7,20 +7,39 @@ from flask_smorest import Blueprint
 from lms.accounts.models import Role
 from lms.catalog import permissions, services
 from lms.catalog.schemas import (
-    CourseCreate, CourseListArgs, CourseOut, CourseUpdate, InstructorOut, ModuleCreate,
-    ModuleOrder, ModuleOut, ModuleUpdate, ProgramCreate, ProgramOut, ProgramUpdate,
+    CourseCreate,
+    CourseListArgs,
+    CourseOut,
+    CourseUpdate,
+    InstructorOut,
+    ModuleCreate,
+    ModuleOrder,
+    ModuleOut,
+    ModuleUpdate,
+    ProgramCreate,
+    ProgramOut,
+    ProgramUpdate,
 )
 from lms.core.auth import actor, login_required, roles_required
 from lms.core.errors import NotFound
 from lms.core.pagination import paginate
 from lms.extensions import db
 
-programs_blp = Blueprint("programs", __name__, url_prefix="/api/v1/programs",
-                         description="Programmes (项目) that group courses.")
-courses_blp = Blueprint("courses", __name__, url_prefix="/api/v1/courses",
-                        description="Courses (研修班): status workflow, instructors, modules.")
-modules_blp = Blueprint("modules", __name__, url_prefix="/api/v1/modules",
-                        description="Theory and practical modules.")
+programs_blp = Blueprint(
+    "programs",
+    __name__,
+    url_prefix="/api/v1/programs",
+    description="Programmes (项目) that group courses.",
+)
+courses_blp = Blueprint(
+    "courses",
+    __name__,
+    url_prefix="/api/v1/courses",
+    description="Courses (研修班): status workflow, instructors, modules.",
+)
+modules_blp = Blueprint(
+    "modules", __name__, url_prefix="/api/v1/modules", description="Theory and practical modules."
+)
 
 
 @programs_blp.route("")
@@ -53,8 +72,7 @@ class ProgramItem(MethodView):
     @programs_blp.response(200, ProgramOut)
     def patch(self, changes, program_id):
         """Update a programme."""
-        return services.update_program(services.get_program(program_id), changes,
-                                       actor=actor())
+        return services.update_program(services.get_program(program_id), changes, actor=actor())
 
 
 @courses_blp.route("")
@@ -98,15 +116,18 @@ def _status_view(action: str):
         return services.change_status(services.get_course(course_id), action, actor=actor())
 
     view.__name__ = f"{action}_course"
-    view.__doc__ = {"publish": "Publish a draft (or reopen a closed) course.",
-                    "close": "Close a published course to new enrolments and work.",
-                    "archive": "Archive a closed or draft course (read-only)."}[action]
+    view.__doc__ = {
+        "publish": "Publish a draft (or reopen a closed) course.",
+        "close": "Close a published course to new enrolments and work.",
+        "archive": "Archive a closed or draft course (read-only).",
+    }[action]
     return view
 
 
 for _action in services.TRANSITIONS:
     courses_blp.route(f"/<int:course_id>/{_action}", methods=["POST"])(
-        courses_blp.response(200, CourseOut)(_status_view(_action)))
+        courses_blp.response(200, CourseOut)(_status_view(_action))
+    )
 
 
 @courses_blp.route("/<int:course_id>/instructors")
@@ -125,8 +146,7 @@ class InstructorItem(MethodView):
     @courses_blp.response(200, InstructorOut)
     def put(self, course_id, user_id):
         """Assign an instructor (idempotent)."""
-        return services.assign_instructor(services.get_course(course_id), user_id,
-                                          actor=actor())
+        return services.assign_instructor(services.get_course(course_id), user_id, actor=actor())
 
     @roles_required(Role.ADMIN)
     @courses_blp.response(204)
@@ -170,8 +190,9 @@ class CourseModules(MethodView):
 def reorder_modules(data, course_id):
     """Reorder the modules: send every module id once, in the new order."""
     g.show_answers = True
-    return services.reorder_modules(services.get_course(course_id), data["module_ids"],
-                                    actor=actor())
+    return services.reorder_modules(
+        services.get_course(course_id), data["module_ids"], actor=actor()
+    )
 
 
 @modules_blp.route("/<int:module_id>")

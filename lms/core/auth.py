@@ -117,6 +117,9 @@ def init_auth(app: Flask) -> None:
         if request.routing_exception is not None:
             return  # answer 404/405 first; there is no view to protect
         _check_media_type(app)
-        if (request.method in UNSAFE_METHODS and bearer_token() is None
-                and app.config.get("WTF_CSRF_ENABLED", True)):
+        if (
+            request.method in UNSAFE_METHODS
+            and bearer_token() is None
+            and app.config.get("WTF_CSRF_ENABLED", True)
+        ):
             csrf.protect()

@@ -44,8 +44,16 @@ def prefers_chinese() -> bool:
     return best.startswith("zh")
 
 
-def problem_response(status: int, detail: str | None = None, *, code: str | None = None,
-                     title: str | None = None, errors=None, headers=None, **extra):
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    errors=None,
+    headers=None,
+    **extra,
+):
     """Build an ``application/problem+json`` response."""
     en, zh = TITLES.get(status, ("Error", "错误"))
     body = {
@@ -75,8 +83,15 @@ class DomainError(Exception):
     message_en = "The request cannot be carried out."
     message_zh = "无法执行该请求。"
 
-    def __init__(self, message_en: str | None = None, message_zh: str | None = None, *,
-                 errors=None, headers=None, **extra):
+    def __init__(
+        self,
+        message_en: str | None = None,
+        message_zh: str | None = None,
+        *,
+        errors=None,
+        headers=None,
+        **extra,
+    ):
         self.message_en = message_en or self.message_en
         self.message_zh = message_zh or self.message_zh
         self.errors = errors
@@ -86,8 +101,14 @@ class DomainError(Exception):
 
     def to_response(self):
         detail = self.message_zh if prefers_chinese() else self.message_en
-        return problem_response(self.status, detail, code=self.code, errors=self.errors,
-                                headers=self.headers, **self.extra)
+        return problem_response(
+            self.status,
+            detail,
+            code=self.code,
+            errors=self.errors,
+            headers=self.headers,
+            **self.extra,
+        )
 
 
 class NotFound(DomainError):
@@ -122,12 +143,18 @@ class Invalid(DomainError):
 
 class PreconditionFailed(DomainError):
     status, code = 412, "stale-version"
-    message_en, message_zh = "The resource changed since you read it.", "资源已被他人修改，请刷新后重试。"
+    message_en, message_zh = (
+        "The resource changed since you read it.",
+        "资源已被他人修改，请刷新后重试。",
+    )
 
 
 class PreconditionRequired(DomainError):
     status, code = 428, "if-match-required"
-    message_en, message_zh = "Send If-Match with the version you read.", "请在 If-Match 中提供您读取的版本。"
+    message_en, message_zh = (
+        "Send If-Match with the version you read.",
+        "请在 If-Match 中提供您读取的版本。",
+    )
 
 
 class UnsupportedMediaType(DomainError):
@@ -140,7 +167,7 @@ def _flatten_messages(messages) -> dict:
     if not isinstance(messages, dict):
         return {"_schema": messages}
     flat: dict = {}
-    for location, fields in messages.items():
+    for fields in messages.values():
         if isinstance(fields, dict):
             flat.update(fields)
         else:
@@ -159,11 +186,17 @@ def http_exception_response(error: HTTPException):
         headers["Allow"] = ", ".join(error.valid_methods)
     messages = data.get("messages")
     if status == 400 and messages and "json" in messages and isinstance(messages["json"], list):
-        return problem_response(400, "The request body is not valid JSON.", code="malformed-json",
-                                headers=headers)
+        return problem_response(
+            400, "The request body is not valid JSON.", code="malformed-json", headers=headers
+        )
     if status == 422 and messages is not None:
-        return problem_response(422, "Some fields are invalid.", code="validation-failed",
-                                errors=_flatten_messages(messages), headers=headers)
+        return problem_response(
+            422,
+            "Some fields are invalid.",
+            code="validation-failed",
+            errors=_flatten_messages(messages),
+            headers=headers,
+        )
     detail = data.get("message") or _default_detail(error)
     return problem_response(status, detail, headers=headers)
 
@@ -181,8 +214,11 @@ def internal_error_response(exc: BaseException):
         return database_unavailable_response(exc)
     error_id = uuid.uuid4().hex
     log.error("unhandled error %s", error_id, exc_info=exc)
-    detail = ("服务器出错，请将错误编号告知管理员。" if prefers_chinese()
-              else "Something went wrong on our side; quote the error id when reporting it.")
+    detail = (
+        "服务器出错，请将错误编号告知管理员。"
+        if prefers_chinese()
+        else "Something went wrong on our side; quote the error id when reporting it."
+    )
     return problem_response(500, detail, code="internal-error", error_id=error_id)
 
 
@@ -190,9 +226,13 @@ def database_unavailable_response(exc: BaseException):
     """The database connection failed: a transient condition, answered with 503."""
     error_id = uuid.uuid4().hex
     log.error("database unavailable %s", error_id, exc_info=exc)
-    return problem_response(503, "The database is unavailable; try again shortly.",
-                            code="database-unavailable", error_id=error_id,
-                            headers={"Retry-After": "5"})
+    return problem_response(
+        503,
+        "The database is unavailable; try again shortly.",
+        code="database-unavailable",
+        error_id=error_id,
+        headers={"Retry-After": "5"},
+    )
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -209,8 +249,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
         db.session.rollback()
-        return problem_response(403, f"CSRF check failed: {error.description}",
-                                code="csrf-failed")
+        return problem_response(403, f"CSRF check failed: {error.description}", code="csrf-failed")
 
     @app.errorhandler(OperationalError)
     def _operational(error: OperationalError):

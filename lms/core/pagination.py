@@ -12,9 +12,7 @@ def paginate(stmt, pagination_parameters, *, scalars: bool = True):
     """
     count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
     pagination_parameters.item_count = db.session.scalar(count_stmt)
-    page = stmt.limit(pagination_parameters.page_size).offset(
-        pagination_parameters.first_item
-    )
+    page = stmt.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
     if scalars:
         return db.session.scalars(page).unique().all()
     return db.session.execute(page).all()

@@ -28,8 +28,9 @@ class Enrollment(TimestampMixin, db.Model):
     __tablename__ = "enrollments"
     __table_args__ = (
         UniqueConstraint("course_id", "user_id"),
-        CheckConstraint("status IN ('waitlisted', 'active', 'withdrawn', 'completed')",
-                        name="status_valid"),
+        CheckConstraint(
+            "status IN ('waitlisted', 'active', 'withdrawn', 'completed')", name="status_valid"
+        ),
         CheckConstraint("source IN ('self', 'admin', 'import')", name="source_valid"),
         Index("ix_enrollments_course_status_queue", "course_id", "status", "queued_at", "id"),
         Index("ix_enrollments_user_id", "user_id"),

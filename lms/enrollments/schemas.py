@@ -10,8 +10,9 @@ STATUSES = tuple(s.value for s in EnrollmentStatus)
 
 
 class EnrollmentCreate(StrictSchema):
-    user_id = fields.Integer(validate=validate.Range(min=1),
-                             metadata={"description": "Admins only: whom to enrol."})
+    user_id = fields.Integer(
+        validate=validate.Range(min=1), metadata={"description": "Admins only: whom to enrol."}
+    )
 
 
 class RosterArgs(StrictSchema):

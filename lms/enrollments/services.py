@@ -52,8 +52,10 @@ def _take_seat(course_id: int) -> bool:
     """Atomically take a seat if one is free; True when taken."""
     result = db.session.execute(
         update(Course)
-        .where(Course.id == course_id,
-               or_(Course.capacity.is_(None), Course.seats_taken < Course.capacity))
+        .where(
+            Course.id == course_id,
+            or_(Course.capacity.is_(None), Course.seats_taken < Course.capacity),
+        )
         .values(seats_taken=Course.seats_taken + 1)
         .execution_options(synchronize_session="fetch")
     )
@@ -62,7 +64,8 @@ def _take_seat(course_id: int) -> bool:
 
 def _free_seat(course_id: int) -> None:
     db.session.execute(
-        update(Course).where(Course.id == course_id)
+        update(Course)
+        .where(Course.id == course_id)
         .values(seats_taken=Course.seats_taken - 1)
         .execution_options(synchronize_session="fetch")
     )
@@ -83,11 +86,17 @@ def _check_self_enrollment(course: Course) -> None:
 
 def _check_admin_enrollment(course: Course, user: User) -> None:
     if course.status not in (CourseStatus.DRAFT, CourseStatus.PUBLISHED):
-        raise EnrollmentClosed(f"A {course.status} course takes no enrolments.",
-                               "该研修班已关闭或归档，不能报名。")
+        raise EnrollmentClosed(
+            f"A {course.status} course takes no enrolments.", "该研修班已关闭或归档，不能报名。"
+        )
     if user.role != Role.TEACHER or not user.is_active:
-        raise Invalid({"user_id": ["Only active teacher accounts can be enrolled. "
-                                   "只能为在用的学员账号报名。"]})
+        raise Invalid(
+            {
+                "user_id": [
+                    "Only active teacher accounts can be enrolled. 只能为在用的学员账号报名。"
+                ]
+            }
+        )
 
 
 # --- enrol ---------------------------------------------------------------------------------
@@ -106,17 +115,27 @@ def enroll(course: Course, user: User, *, source: str, actor: User) -> Enrollmen
             enrollment = _place(course, user, source)
     except IntegrityError as exc:  # the same user enrolled concurrently
         raise AlreadyEnrolled() from exc
-    audit.record("enrollment.created", "enrollment", enrollment.id, actor=actor,
-                 data={"course_id": course.id, "user_id": user.id, "status": enrollment.status,
-                       "source": source})
+    audit.record(
+        "enrollment.created",
+        "enrollment",
+        enrollment.id,
+        actor=actor,
+        data={
+            "course_id": course.id,
+            "user_id": user.id,
+            "status": enrollment.status,
+            "source": source,
+        },
+    )
     return enrollment
 
 
 def _place(course: Course, user: User, source: str) -> Enrollment:
     """Insert or revive the enrolment row, taking a seat or a waitlist place."""
     existing = db.session.scalar(
-        select(Enrollment).where(Enrollment.course_id == course.id,
-                                 Enrollment.user_id == user.id).with_for_update()
+        select(Enrollment)
+        .where(Enrollment.course_id == course.id, Enrollment.user_id == user.id)
+        .with_for_update()
     )
     if existing is not None and existing.status != WITHDRAWN:
         raise AlreadyEnrolled()
@@ -136,8 +155,7 @@ def _place(course: Course, user: User, source: str) -> Enrollment:
     return enrollment
 
 
-def enroll_many(course: Course, users: list[User], *, source: str, actor: User
-                ) -> list[Enrollment]:
+def enroll_many(course: Course, users: list[User], *, source: str, actor: User) -> list[Enrollment]:
     """Enrol several users in order (roster import); existing live enrolments are kept."""
     placed = []
     for user in users:
@@ -146,9 +164,18 @@ def enroll_many(course: Course, users: list[User], *, source: str, actor: User
                 enrollment = _place(course, user, source)
         except AlreadyEnrolled:
             continue
-        audit.record("enrollment.created", "enrollment", enrollment.id, actor=actor,
-                     data={"course_id": course.id, "user_id": user.id,
-                           "status": enrollment.status, "source": source})
+        audit.record(
+            "enrollment.created",
+            "enrollment",
+            enrollment.id,
+            actor=actor,
+            data={
+                "course_id": course.id,
+                "user_id": user.id,
+                "status": enrollment.status,
+                "source": source,
+            },
+        )
         placed.append(enrollment)
     return placed
 
@@ -159,7 +186,9 @@ def enroll_many(course: Course, users: list[User], *, source: str, actor: User
 def withdraw(enrollment: Enrollment, *, actor: User) -> Enrollment:
     """Withdraw an active or waitlisted enrolment; a freed seat goes to the waitlist."""
     locked = db.session.scalar(
-        select(Enrollment).where(Enrollment.id == enrollment.id).with_for_update()
+        select(Enrollment)
+        .where(Enrollment.id == enrollment.id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     if locked.status not in (ACTIVE, WAITLISTED):
@@ -171,9 +200,13 @@ def withdraw(enrollment: Enrollment, *, actor: User) -> Enrollment:
         # Lock the course row before the audit chain, in the same order as ``enroll``;
         # the opposite order deadlocks with a concurrent enrolment.
         _free_seat(locked.course_id)
-    audit.record("enrollment.withdrawn", "enrollment", locked.id, actor=actor,
-                 data={"course_id": locked.course_id, "user_id": locked.user_id,
-                       "held_seat": held_seat})
+    audit.record(
+        "enrollment.withdrawn",
+        "enrollment",
+        locked.id,
+        actor=actor,
+        data={"course_id": locked.course_id, "user_id": locked.user_id, "held_seat": held_seat},
+    )
     if held_seat:
         promote_waitlist(locked.course_id, actor=actor)
     return locked
@@ -186,15 +219,21 @@ def promote_waitlist(course_id: int, *, actor: User | None) -> list[Enrollment]:
         candidate = db.session.scalar(
             select(Enrollment)
             .where(Enrollment.course_id == course_id, Enrollment.status == WAITLISTED)
-            .order_by(Enrollment.queued_at, Enrollment.id).limit(1)
+            .order_by(Enrollment.queued_at, Enrollment.id)
+            .limit(1)
             .with_for_update(skip_locked=True)
         )
         if candidate is None or not _take_seat(course_id):
             return promoted
         candidate.status, candidate.activated_at = ACTIVE, utcnow()
         db.session.flush()
-        audit.record("enrollment.promoted", "enrollment", candidate.id, actor=actor,
-                     data={"course_id": course_id, "user_id": candidate.user_id})
+        audit.record(
+            "enrollment.promoted",
+            "enrollment",
+            candidate.id,
+            actor=actor,
+            data={"course_id": course_id, "user_id": candidate.user_id},
+        )
         promoted.append(candidate)
 
 
@@ -204,7 +243,8 @@ def promote_waitlist(course_id: int, *, actor: User | None) -> list[Enrollment]:
 def get_enrollment(enrollment_id: int, user: User) -> Enrollment:
     """The enrolment if ``user`` owns it or is staff of its course; otherwise 404."""
     enrollment = db.session.scalar(
-        select(Enrollment).where(Enrollment.id == enrollment_id)
+        select(Enrollment)
+        .where(Enrollment.id == enrollment_id)
         .options(joinedload(Enrollment.course), joinedload(Enrollment.user))
     )
     if enrollment is None:
@@ -216,22 +256,32 @@ def get_enrollment(enrollment_id: int, user: User) -> Enrollment:
 
 def roster_query(course: Course, *, status: str | None = None, q: str | None = None):
     """A course's enrolments with their users, in queue order."""
-    stmt = (select(Enrollment).join(Enrollment.user).where(Enrollment.course_id == course.id)
-            .options(joinedload(Enrollment.user))
-            .order_by(Enrollment.queued_at, Enrollment.id))
+    stmt = (
+        select(Enrollment)
+        .join(Enrollment.user)
+        .where(Enrollment.course_id == course.id)
+        .options(joinedload(Enrollment.user))
+        .order_by(Enrollment.queued_at, Enrollment.id)
+    )
     if status:
         stmt = stmt.where(Enrollment.status == status)
     if q:
         like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(User.email.like(like), func.lower(User.full_name).like(like),
-                              func.lower(User.institution).like(like)))
+        stmt = stmt.where(
+            or_(
+                User.email.like(like),
+                func.lower(User.full_name).like(like),
+                func.lower(User.institution).like(like),
+            )
+        )
     return stmt
 
 
 def roster_counts(course: Course) -> dict[str, int]:
     """Number of enrolments per status, every status present."""
     rows = db.session.execute(
-        select(Enrollment.status, func.count()).where(Enrollment.course_id == course.id)
+        select(Enrollment.status, func.count())
+        .where(Enrollment.course_id == course.id)
         .group_by(Enrollment.status)
     ).all()
     counts = {s.value: 0 for s in EnrollmentStatus}
@@ -242,10 +292,13 @@ def roster_counts(course: Course) -> dict[str, int]:
 def my_enrollments_query(user: User, *, status: str | None = None):
     """The user's own enrolments with their courses, newest course first."""
     # A roster prepared in a draft course stays invisible until the course is published.
-    stmt = (select(Enrollment).join(Enrollment.course)
-            .where(Enrollment.user_id == user.id, Course.status != CourseStatus.DRAFT)
-            .options(joinedload(Enrollment.course).joinedload(Course.program))
-            .order_by(Course.starts_on.desc(), Enrollment.id.desc()))
+    stmt = (
+        select(Enrollment)
+        .join(Enrollment.course)
+        .where(Enrollment.user_id == user.id, Course.status != CourseStatus.DRAFT)
+        .options(joinedload(Enrollment.course).joinedload(Course.program))
+        .order_by(Course.starts_on.desc(), Enrollment.id.desc())
+    )
     if status:
         stmt = stmt.where(Enrollment.status == status)
     return stmt
@@ -256,10 +309,16 @@ def waitlist_position(enrollment: Enrollment) -> int | None:
     if enrollment.status != WAITLISTED:
         return None
     ahead = db.session.scalar(
-        select(func.count()).select_from(Enrollment).where(
-            Enrollment.course_id == enrollment.course_id, Enrollment.status == WAITLISTED,
-            or_(Enrollment.queued_at < enrollment.queued_at,
-                (Enrollment.queued_at == enrollment.queued_at) & (Enrollment.id < enrollment.id)))
+        select(func.count())
+        .select_from(Enrollment)
+        .where(
+            Enrollment.course_id == enrollment.course_id,
+            Enrollment.status == WAITLISTED,
+            or_(
+                Enrollment.queued_at < enrollment.queued_at,
+                (Enrollment.queued_at == enrollment.queued_at) & (Enrollment.id < enrollment.id),
+            ),
+        )
     )
     return ahead + 1
 

@@ -5,7 +5,7 @@ import json
 from flask_smorest import Blueprint
 
 from lms.accounts.models import Role
-from lms.accounts.schemas import ImportFile, ImportForm, ImportUpload, ImportReport
+from lms.accounts.schemas import ImportFile, ImportForm, ImportReport, ImportUpload
 from lms.catalog import permissions
 from lms.catalog.services import get_course, visible_course
 from lms.core.auth import accepts, actor, login_required, roles_required
@@ -13,13 +13,21 @@ from lms.core.errors import Forbidden
 from lms.core.pagination import paginate
 from lms.enrollments import imports, services
 from lms.enrollments.schemas import (
-    EnrollmentCreate, EnrollmentOut, MyEnrollmentArgs, MyEnrollmentOut, RosterArgs,
+    EnrollmentCreate,
+    EnrollmentOut,
+    MyEnrollmentArgs,
+    MyEnrollmentOut,
+    RosterArgs,
     RosterEntryOut,
 )
 from lms.extensions import db
 
-blp = Blueprint("enrollments", __name__, url_prefix="/api/v1",
-                description="Enrolments, capacity and waitlist, rosters.")
+blp = Blueprint(
+    "enrollments",
+    __name__,
+    url_prefix="/api/v1",
+    description="Enrolments, capacity and waitlist, rosters.",
+)
 
 
 @blp.route("/courses/<int:course_id>/enrollments", methods=["POST"])
@@ -71,8 +79,9 @@ def roster(args, course_id, pagination_parameters):
 def import_roster(files, form, course_id):
     """Enrol a roster file (CSV or XLSX): creates missing accounts (with activation tokens)
     and enrols everyone. All rows or none."""
-    return imports.import_roster(get_course(course_id), files["file"], dry_run=form["dry_run"],
-                                 actor=actor())
+    return imports.import_roster(
+        get_course(course_id), files["file"], dry_run=form["dry_run"], actor=actor()
+    )
 
 
 @blp.route("/enrollments/<int:enrollment_id>")

@@ -38,10 +38,15 @@ def learner_enrollment(module: Module, user: User) -> Enrollment:
     404 when the user cannot see the module at all; 409 when they can (a completed
     enrolment) but may no longer work, or when the course is not published.
     """
-    enrollment = db.session.scalar(select(Enrollment).where(
-        Enrollment.course_id == module.course_id, Enrollment.user_id == user.id))
-    if enrollment is None or enrollment.status in (EnrollmentStatus.WAITLISTED,
-                                                   EnrollmentStatus.WITHDRAWN):
+    enrollment = db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.course_id == module.course_id, Enrollment.user_id == user.id
+        )
+    )
+    if enrollment is None or enrollment.status in (
+        EnrollmentStatus.WAITLISTED,
+        EnrollmentStatus.WITHDRAWN,
+    ):
         raise NotFound()
     if enrollment.status != EnrollmentStatus.ACTIVE:
         raise EnrollmentNotActive()

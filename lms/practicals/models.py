@@ -6,7 +6,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text,
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -39,7 +47,8 @@ class Submission(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="submitted")
 
     files: Mapped[list[SubmissionFile]] = relationship(
-        back_populates="submission", cascade="all, delete-orphan",
+        back_populates="submission",
+        cascade="all, delete-orphan",
         order_by="SubmissionFile.id",
     )
     grade: Mapped[Grade | None] = relationship(back_populates="submission", uselist=False)

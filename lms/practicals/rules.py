@@ -11,8 +11,9 @@ from lms.practicals.models import GradeRelease
 
 def grades_released_clause():
     """SQL: the grades of ``Module`` are visible to teachers (join Module to Course)."""
-    return or_(Course.grade_release == "immediate",
-               exists().where(GradeRelease.module_id == Module.id))
+    return or_(
+        Course.grade_release == "immediate", exists().where(GradeRelease.module_id == Module.id)
+    )
 
 
 def grades_visible(module: Module) -> bool:

@@ -20,8 +20,11 @@ def test_login_returns_user_and_a_new_csrf_token(client, teacher):
 
 
 def test_login_without_csrf_token_is_refused(client, teacher):
-    response = client.post("/api/v1/auth/login", headers={"X-CSRFToken": ""},
-                                  json={"email": teacher.email, "password": PASSWORD})
+    response = client.post(
+        "/api/v1/auth/login",
+        headers={"X-CSRFToken": ""},
+        json={"email": teacher.email, "password": PASSWORD},
+    )
     assert_problem(response, 403, "csrf-failed")
 
 
@@ -29,10 +32,13 @@ def test_email_is_case_insensitive_at_login(client, teacher):
     client.login(teacher.email.upper())
 
 
-@pytest.mark.parametrize("email,password", [
-    ("teacher@example.edu.cn", "wrong password entirely"),
-    ("nobody@example.edu.cn", PASSWORD),
-])
+@pytest.mark.parametrize(
+    "email,password",
+    [
+        ("teacher@example.edu.cn", "wrong password entirely"),
+        ("nobody@example.edu.cn", PASSWORD),
+    ],
+)
 def test_wrong_email_and_wrong_password_get_the_same_401(client, teacher, email, password):
     response = client.login(email, password, expect=401)
     body = assert_problem(response, 401, "invalid-credentials")
@@ -104,26 +110,31 @@ def test_logout_ends_only_this_session(app, teacher, teacher_client):
 
 
 def test_unsafe_request_with_session_needs_csrf_header(teacher_client):
-    response = teacher_client.post("/api/v1/auth/tokens", json={"name": "x"}, headers={"X-CSRFToken": ""})
+    response = teacher_client.post(
+        "/api/v1/auth/tokens", json={"name": "x"}, headers={"X-CSRFToken": ""}
+    )
     assert_problem(response, 403, "csrf-failed")
-    response = teacher_client.post("/api/v1/auth/tokens", json={"name": "x"},
-                                   headers={"X-CSRFToken": "forged"})
+    response = teacher_client.post(
+        "/api/v1/auth/tokens", json={"name": "x"}, headers={"X-CSRFToken": "forged"}
+    )
     assert_problem(response, 403, "csrf-failed")
 
 
 def test_csrf_token_from_another_session_is_refused(app, teacher, teacher_client):
     other = ApiClient(app.test_client())
     other.login(teacher.email)
-    response = teacher_client.post("/api/v1/auth/tokens", json={"name": "x"},
-                                   headers={"X-CSRFToken": other.csrf_token})
+    response = teacher_client.post(
+        "/api/v1/auth/tokens", json={"name": "x"}, headers={"X-CSRFToken": other.csrf_token}
+    )
     assert_problem(response, 403, "csrf-failed")
 
 
 def test_password_change_ends_every_other_session(app, teacher, teacher_client):
     other = ApiClient(app.test_client())
     other.login(teacher.email)
-    response = teacher_client.post("/api/v1/auth/password", json={
-        "current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    response = teacher_client.post(
+        "/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
     assert response.status_code == 200
     teacher_client.csrf_token = response.get_json()["csrf_token"]
     assert teacher_client.get("/api/v1/auth/me").status_code == 200
@@ -133,11 +144,14 @@ def test_password_change_ends_every_other_session(app, teacher, teacher_client):
 
 
 def test_password_change_checks_current_password_and_policy(teacher_client):
-    response = teacher_client.post("/api/v1/auth/password", json={
-        "current_password": "not my password", "new_password": NEW_PASSWORD})
+    response = teacher_client.post(
+        "/api/v1/auth/password",
+        json={"current_password": "not my password", "new_password": NEW_PASSWORD},
+    )
     assert "current_password" in assert_problem(response, 422)["errors"]
-    response = teacher_client.post("/api/v1/auth/password", json={
-        "current_password": PASSWORD, "new_password": "short"})
+    response = teacher_client.post(
+        "/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "short"}
+    )
     assert "new_password" in assert_problem(response, 422)["errors"]
 
 
@@ -167,8 +181,9 @@ def test_deactivated_user_loses_sessions_and_tokens(app, admin_client, teacher, 
 
 
 def _create_pending_teacher(admin_client, email="new.teacher@example.edu.cn"):
-    response = admin_client.post("/api/v1/users", json={
-        "email": email, "full_name": "陈晓燕", "role": "teacher"})
+    response = admin_client.post(
+        "/api/v1/users", json={"email": email, "full_name": "陈晓燕", "role": "teacher"}
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -179,8 +194,10 @@ def test_admin_creates_teacher_without_password_who_activates_and_logs_in(app, a
     assert created["is_activated"] is False
     browser = ApiClient(app.test_client())
     browser.fetch_csrf()
-    response = browser.post("/api/v1/auth/activate", json={
-        "token": created["activation_token"], "password": NEW_PASSWORD})
+    response = browser.post(
+        "/api/v1/auth/activate",
+        json={"token": created["activation_token"], "password": NEW_PASSWORD},
+    )
     assert response.status_code == 200
     assert response.get_json()["is_activated"] is True
     browser.login(created["email"], NEW_PASSWORD)
@@ -208,15 +225,18 @@ def test_expired_activation_token_is_refused(app, admin_client):
     db.session.commit()
     browser = ApiClient(app.test_client())
     browser.fetch_csrf()
-    response = browser.post("/api/v1/auth/activate", json={
-        "token": created["activation_token"], "password": NEW_PASSWORD})
+    response = browser.post(
+        "/api/v1/auth/activate",
+        json={"token": created["activation_token"], "password": NEW_PASSWORD},
+    )
     assert_problem(response, 422, "invalid-activation-token")
 
 
 def test_unknown_activation_token_is_refused(client):
     client.fetch_csrf()
-    response = client.post("/api/v1/auth/activate", json={
-        "token": "act_made-up", "password": NEW_PASSWORD})
+    response = client.post(
+        "/api/v1/auth/activate", json={"token": "act_made-up", "password": NEW_PASSWORD}
+    )
     assert_problem(response, 422, "invalid-activation-token")
 
 
@@ -224,11 +244,15 @@ def test_activation_enforces_the_password_policy_and_keeps_the_token(app, admin_
     created = _create_pending_teacher(admin_client)
     browser = ApiClient(app.test_client())
     browser.fetch_csrf()
-    response = browser.post("/api/v1/auth/activate", json={
-        "token": created["activation_token"], "password": "password1234"})
+    response = browser.post(
+        "/api/v1/auth/activate",
+        json={"token": created["activation_token"], "password": "password1234"},
+    )
     assert "password" in assert_problem(response, 422)["errors"]
-    response = browser.post("/api/v1/auth/activate", json={
-        "token": created["activation_token"], "password": NEW_PASSWORD})
+    response = browser.post(
+        "/api/v1/auth/activate",
+        json={"token": created["activation_token"], "password": NEW_PASSWORD},
+    )
     assert response.status_code == 200
 
 
@@ -239,11 +263,17 @@ def test_admin_can_reissue_an_activation_token(app, admin_client):
     fresh = response.get_json()["activation_token"]
     browser = ApiClient(app.test_client())
     browser.fetch_csrf()
-    old = browser.post("/api/v1/auth/activate", json={
-        "token": created["activation_token"], "password": NEW_PASSWORD})
+    old = browser.post(
+        "/api/v1/auth/activate",
+        json={"token": created["activation_token"], "password": NEW_PASSWORD},
+    )
     assert_problem(old, 422)
-    assert browser.post("/api/v1/auth/activate", json={
-        "token": fresh, "password": NEW_PASSWORD}).status_code == 200
+    assert (
+        browser.post(
+            "/api/v1/auth/activate", json={"token": fresh, "password": NEW_PASSWORD}
+        ).status_code
+        == 200
+    )
     again = admin_client.post(f"/api/v1/users/{created['id']}/activation-token")
     assert_problem(again, 409, "already-activated")
 
@@ -251,12 +281,12 @@ def test_admin_can_reissue_an_activation_token(app, admin_client):
 # --- API tokens ----------------------------------------------------------------------------
 
 
-def test_api_token_is_shown_once_stored_hashed_and_works_without_csrf(app, teacher_client,
-                                                                     teacher):
+def test_api_token_is_shown_once_stored_hashed_and_works_without_csrf(app, teacher_client, teacher):
     from lms.accounts.models import ApiToken
 
-    response = teacher_client.post("/api/v1/auth/tokens",
-                                   json={"name": "成绩同步脚本", "expires_in_days": 30})
+    response = teacher_client.post(
+        "/api/v1/auth/tokens", json={"name": "成绩同步脚本", "expires_in_days": 30}
+    )
     assert response.status_code == 201
     created = response.get_json()
     assert created["token"].startswith("lms_pat_")
@@ -316,9 +346,16 @@ def test_bearer_token_wins_over_a_session_cookie(app, admin_client, teacher_clie
     assert admin_client.get("/api/v1/auth/me").get_json()["role"] == "teacher"
 
 
-@pytest.mark.parametrize("payload", [{}, {"name": ""}, {"name": "x", "expires_in_days": 0},
-                                     {"name": "x", "expires_in_days": 10000},
-                                     {"name": "x", "scope": "admin"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"name": ""},
+        {"name": "x", "expires_in_days": 0},
+        {"name": "x", "expires_in_days": 10000},
+        {"name": "x", "scope": "admin"},
+    ],
+)
 def test_token_creation_validates_fields(teacher_client, payload):
     assert_problem(teacher_client.post("/api/v1/auth/tokens", json=payload), 422)
 

@@ -42,7 +42,10 @@ def _worker(tmp_path: Path, name: str, prefix: str, email: str, attempts: int) -
     db_url = f"sqlite:///{tmp_path / (name + '.sqlite3')}"
     result = subprocess.run(
         [sys.executable, "-c", WORKER, db_url, REDIS_URL, prefix, email, str(attempts)],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
         cwd=Path(__file__).resolve().parents[2],
     )
     return __import__("json").loads(result.stdout.strip().splitlines()[-1])

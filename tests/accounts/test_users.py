@@ -8,10 +8,17 @@ from lms.audit.models import AuditEvent
 from lms.extensions import db
 from tests.factories import assert_problem
 
-NEW_TEACHER = {"email": "Zhang.Wei@GDQY.edu.cn", "full_name": "张伟", "role": "teacher",
-               "full_name_en": "Zhang Wei", "institution": "广东轻工职业技术学院",
-               "department": "信息技术学院", "title": "讲师", "staff_no": "T2020001",
-               "phone": "13800138000"}
+NEW_TEACHER = {
+    "email": "Zhang.Wei@GDQY.edu.cn",
+    "full_name": "张伟",
+    "role": "teacher",
+    "full_name_en": "Zhang Wei",
+    "institution": "广东轻工职业技术学院",
+    "department": "信息技术学院",
+    "title": "讲师",
+    "staff_no": "T2020001",
+    "phone": "13800138000",
+}
 
 
 def test_admin_creates_a_user_with_lowercased_email(admin_client):
@@ -25,8 +32,9 @@ def test_admin_creates_a_user_with_lowercased_email(admin_client):
 
 
 def test_admin_creates_a_user_with_a_password_who_can_log_in(admin_client, anon):
-    response = admin_client.post("/api/v1/users", json={
-        **NEW_TEACHER, "password": "a long enough passphrase"})
+    response = admin_client.post(
+        "/api/v1/users", json={**NEW_TEACHER, "password": "a long enough passphrase"}
+    )
     assert response.status_code == 201
     assert response.get_json()["activation_token"] is None
     anon.login("zhang.wei@gdqy.edu.cn", "a long enough passphrase")
@@ -34,19 +42,31 @@ def test_admin_creates_a_user_with_a_password_who_can_log_in(admin_client, anon)
 
 def test_duplicate_email_is_409_whatever_the_case(admin_client):
     assert admin_client.post("/api/v1/users", json=NEW_TEACHER).status_code == 201
-    response = admin_client.post("/api/v1/users", json={**NEW_TEACHER,
-                                                         "email": "zhang.wei@gdqy.EDU.CN"})
+    response = admin_client.post(
+        "/api/v1/users", json={**NEW_TEACHER, "email": "zhang.wei@gdqy.EDU.CN"}
+    )
     assert_problem(response, 409, "email-taken")
 
 
-@pytest.mark.parametrize("field,value", [
-    ("email", "not-an-email"), ("email", ""), ("full_name", ""), ("full_name", "x" * 101),
-    ("role", "superuser"), ("phone", "call me"), ("password", "short"),
-    ("password", "1qaz2wsx3edc"), ("password", "x" * 129), ("full_name", 42),
-    ("password_hash", "$argon2id$..."), ("is_active", False), ("id", 7),
-])
-def test_invalid_or_forbidden_fields_are_refused_with_field_messages(admin_client, field,
-                                                                     value):
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("email", "not-an-email"),
+        ("email", ""),
+        ("full_name", ""),
+        ("full_name", "x" * 101),
+        ("role", "superuser"),
+        ("phone", "call me"),
+        ("password", "short"),
+        ("password", "1qaz2wsx3edc"),
+        ("password", "x" * 129),
+        ("full_name", 42),
+        ("password_hash", "$argon2id$..."),
+        ("is_active", False),
+        ("id", 7),
+    ],
+)
+def test_invalid_or_forbidden_fields_are_refused_with_field_messages(admin_client, field, value):
     response = admin_client.post("/api/v1/users", json={**NEW_TEACHER, field: value})
     body = assert_problem(response, 422)
     assert field in body["errors"], body
@@ -54,14 +74,18 @@ def test_invalid_or_forbidden_fields_are_refused_with_field_messages(admin_clien
 
 
 def test_password_of_64_characters_is_accepted(admin_client):
-    response = admin_client.post("/api/v1/users", json={
-        **NEW_TEACHER, "password": "".join(chr(0x4E00 + 7 * i) for i in range(64))})
+    response = admin_client.post(
+        "/api/v1/users",
+        json={**NEW_TEACHER, "password": "".join(chr(0x4E00 + 7 * i) for i in range(64))},
+    )
     assert response.status_code == 201
 
 
 def test_password_equal_to_the_email_name_is_refused(admin_client):
-    response = admin_client.post("/api/v1/users", json={
-        **NEW_TEACHER, "email": "wang.xiaoming1@example.cn", "password": "wang.xiaoming1"})
+    response = admin_client.post(
+        "/api/v1/users",
+        json={**NEW_TEACHER, "email": "wang.xiaoming1@example.cn", "password": "wang.xiaoming1"},
+    )
     assert "password" in assert_problem(response, 422)["errors"]
 
 
@@ -71,8 +95,7 @@ def test_missing_required_fields_are_named(admin_client):
 
 
 def test_malformed_json_is_400(admin_client):
-    response = admin_client.post("/api/v1/users", data="{not json",
-                                 content_type="application/json")
+    response = admin_client.post("/api/v1/users", data="{not json", content_type="application/json")
     assert_problem(response, 400, "malformed-json")
 
 
@@ -81,13 +104,13 @@ def test_json_array_body_is_422(admin_client):
 
 
 def test_wrong_media_type_is_415(admin_client):
-    response = admin_client.post("/api/v1/users", data=json.dumps(NEW_TEACHER),
-                                 content_type="text/plain")
+    response = admin_client.post(
+        "/api/v1/users", data=json.dumps(NEW_TEACHER), content_type="text/plain"
+    )
     assert_problem(response, 415, "unsupported-media-type")
 
 
-@pytest.mark.parametrize("who,status", [("anonymous", 401), ("teacher", 403),
-                                        ("instructor", 403)])
+@pytest.mark.parametrize("who,status", [("anonymous", 401), ("teacher", 403), ("instructor", 403)])
 def test_only_admins_manage_users(app, users, client, who, status):
     from tests.factories import ApiClient
 
@@ -106,27 +129,31 @@ def test_only_admins_manage_users(app, users, client, who, status):
 def test_list_is_paginated_and_filtered_by_role_and_search(admin_client, users):
     for n in range(12):
         users.create(role="teacher", full_name=f"刘{n}号", email=f"liu{n}@example.cn")
-    users.create(role="instructor", full_name="周导师", email="zhou@example.cn",
-                 full_name_en="Zhou Daoshi")
+    users.create(
+        role="instructor", full_name="周导师", email="zhou@example.cn", full_name_en="Zhou Daoshi"
+    )
     response = admin_client.get("/api/v1/users?role=teacher&page=2&page_size=5")
     assert response.status_code == 200
     assert len(response.get_json()) == 5
     pagination = json.loads(response.headers["X-Pagination"])
     assert pagination["total"] == 12 and pagination["page"] == 2
     assert [u["email"] for u in admin_client.get("/api/v1/users?q=ZHOU").get_json()] == [
-        "zhou@example.cn"]
+        "zhou@example.cn"
+    ]
     assert len(admin_client.get("/api/v1/users?q=刘1").get_json()) == 3  # 刘1号, 刘10号, 刘11号
     assert admin_client.get("/api/v1/users?q=daoshi").get_json()[0]["role"] == "instructor"
 
 
-@pytest.mark.parametrize("query", ["role=boss", "page=0", "page_size=101", "page=abc",
-                                   "is_active=maybe", "q="])
+@pytest.mark.parametrize(
+    "query", ["role=boss", "page=0", "page_size=101", "page=abc", "is_active=maybe", "q="]
+)
 def test_bad_list_parameters_are_422(admin_client, query):
     assert_problem(admin_client.get(f"/api/v1/users?{query}"), 422)
 
 
-def test_list_issues_the_same_number_of_queries_for_10_and_50_users(admin_client, users,
-                                                                    count_queries):
+def test_list_issues_the_same_number_of_queries_for_10_and_50_users(
+    admin_client, users, count_queries
+):
     for _ in range(10):
         users.create()
     with count_queries() as small:
@@ -143,33 +170,46 @@ def test_read_unknown_user_is_404(admin_client):
 
 
 def test_admin_updates_profile_and_role_with_audit(admin_client, teacher):
-    response = admin_client.patch(f"/api/v1/users/{teacher.id}", json={
-        "title": "副教授", "role": "instructor", "full_name_en": "Li Ming"})
+    response = admin_client.patch(
+        f"/api/v1/users/{teacher.id}",
+        json={"title": "副教授", "role": "instructor", "full_name_en": "Li Ming"},
+    )
     assert response.status_code == 200
     body = response.get_json()
-    assert (body["title"], body["role"], body["full_name_en"]) == ("副教授", "instructor",
-                                                                   "Li Ming")
-    actions = db.session.scalars(db.select(AuditEvent.action).where(
-        AuditEvent.entity_type == "user", AuditEvent.entity_id == str(teacher.id))).all()
+    assert (body["title"], body["role"], body["full_name_en"]) == (
+        "副教授",
+        "instructor",
+        "Li Ming",
+    )
+    actions = db.session.scalars(
+        db.select(AuditEvent.action).where(
+            AuditEvent.entity_type == "user", AuditEvent.entity_id == str(teacher.id)
+        )
+    ).all()
     assert "user.role_changed" in actions and "user.updated" in actions
 
 
 def test_admin_cannot_change_own_role_or_deactivate_self(admin_client, admin):
-    assert_problem(admin_client.patch(f"/api/v1/users/{admin.id}", json={"role": "teacher"}),
-                   403)
-    assert_problem(admin_client.patch(f"/api/v1/users/{admin.id}", json={"is_active": False}),
-                   403)
+    assert_problem(admin_client.patch(f"/api/v1/users/{admin.id}", json={"role": "teacher"}), 403)
+    assert_problem(admin_client.patch(f"/api/v1/users/{admin.id}", json={"is_active": False}), 403)
     db.session.expire_all()
     assert db.session.get(type(admin), admin.id).role == "admin"
 
 
 def test_teacher_cannot_raise_own_role(teacher_client, teacher):
-    assert_problem(teacher_client.patch(f"/api/v1/users/{teacher.id}", json={"role": "admin"}),
-                   403)
+    assert_problem(teacher_client.patch(f"/api/v1/users/{teacher.id}", json={"role": "admin"}), 403)
 
 
-@pytest.mark.parametrize("payload", [{"password_hash": "x"}, {"created_at": "2020-01-01"},
-                                     {"id": 5}, {"role": "root"}, {"email": "bad"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"password_hash": "x"},
+        {"created_at": "2020-01-01"},
+        {"id": 5},
+        {"role": "root"},
+        {"email": "bad"},
+    ],
+)
 def test_update_refuses_unknown_and_forbidden_fields(admin_client, teacher, payload):
     assert_problem(admin_client.patch(f"/api/v1/users/{teacher.id}", json=payload), 422)
 

@@ -6,7 +6,13 @@ import pytest
 
 from lms.catalog import services as catalog_services
 from tests.catalog.helpers import (
-    COURSE, PRACTICAL, QUIZ, THEORY, add_module, create_course, published_course,
+    COURSE,
+    PRACTICAL,
+    QUIZ,
+    THEORY,
+    add_module,
+    create_course,
+    published_course,
 )
 from tests.factories import ApiClient, assert_problem
 
@@ -27,19 +33,27 @@ def instructor_client(app, instructor):
 
 
 def test_admin_creates_lists_and_updates_programmes(admin_client, teacher_client):
-    response = admin_client.post("/api/v1/programs", json={
-        "code": "IIOT-TOUR", "title": "工业互联网产教融合教师研修·中国行",
-        "organizers": ["中国职业技术教育学会", "中国工业互联网研究院"]})
+    response = admin_client.post(
+        "/api/v1/programs",
+        json={
+            "code": "IIOT-TOUR",
+            "title": "工业互联网产教融合教师研修·中国行",
+            "organizers": ["中国职业技术教育学会", "中国工业互联网研究院"],
+        },
+    )
     assert response.status_code == 201
     program = response.get_json()
     assert teacher_client.get("/api/v1/programs").get_json()[0]["code"] == "IIOT-TOUR"
-    updated = admin_client.patch(f"/api/v1/programs/{program['id']}",
-                                 json={"description": "全国巡回研修"}).get_json()
+    updated = admin_client.patch(
+        f"/api/v1/programs/{program['id']}", json={"description": "全国巡回研修"}
+    ).get_json()
     assert updated["description"] == "全国巡回研修"
-    assert_problem(admin_client.post("/api/v1/programs", json={"code": "IIOT-TOUR",
-                                                               "title": "x"}), 409, "code-taken")
-    assert_problem(teacher_client.post("/api/v1/programs", json={"code": "X", "title": "x"}),
-                   403)
+    assert_problem(
+        admin_client.post("/api/v1/programs", json={"code": "IIOT-TOUR", "title": "x"}),
+        409,
+        "code-taken",
+    )
+    assert_problem(teacher_client.post("/api/v1/programs", json={"code": "X", "title": "x"}), 403)
     assert_problem(admin_client.get("/api/v1/programs/99999"), 404)
 
 
@@ -48,8 +62,12 @@ def test_admin_creates_lists_and_updates_programmes(admin_client, teacher_client
 
 def test_admin_creates_a_draft_course_with_all_fields(admin_client):
     program = admin_client.post("/api/v1/programs", json={"code": "P1", "title": "中国行"})
-    course = create_course(admin_client, program_id=program.get_json()["id"],
-                           certificate_validity_months=36, grade_release="manual")
+    course = create_course(
+        admin_client,
+        program_id=program.get_json()["id"],
+        certificate_validity_months=36,
+        grade_release="manual",
+    )
     assert course["status"] == "draft"
     assert course["program"]["code"] == "P1"
     assert course["min_theory_hours"] == 12 and isinstance(course["min_theory_hours"], int | float)
@@ -57,23 +75,31 @@ def test_admin_creates_a_draft_course_with_all_fields(admin_client):
     assert course["seats_taken"] == 0
 
 
-@pytest.mark.parametrize("overrides,field", [
-    ({"ends_on": "2020-12-01"}, "ends_on"),
-    ({"capacity": 0}, "capacity"),
-    ({"min_theory_hours": 1.3}, "min_theory_hours"),
-    ({"min_theory_hours": -1}, "min_theory_hours"),
-    ({"code": "has space"}, "code"),
-    ({"code": ""}, "code"),
-    ({"title": "  "}, "title"),
-    ({"starts_on": "2020-02-30"}, "starts_on"),
-    ({"program_id": 999999}, "program_id"),
-    ({"grade_release": "never"}, "grade_release"),
-    ({"enroll_opens_at": "2020-11-20T00:00:00+08:00",
-      "enroll_closes_at": "2020-11-01T00:00:00+08:00"}, "enroll_closes_at"),
-    ({"status": "published"}, "status"),
-    ({"seats_taken": 5}, "seats_taken"),
-    ({"certificate_validity_months": 0}, "certificate_validity_months"),
-])
+@pytest.mark.parametrize(
+    "overrides,field",
+    [
+        ({"ends_on": "2020-12-01"}, "ends_on"),
+        ({"capacity": 0}, "capacity"),
+        ({"min_theory_hours": 1.3}, "min_theory_hours"),
+        ({"min_theory_hours": -1}, "min_theory_hours"),
+        ({"code": "has space"}, "code"),
+        ({"code": ""}, "code"),
+        ({"title": "  "}, "title"),
+        ({"starts_on": "2020-02-30"}, "starts_on"),
+        ({"program_id": 999999}, "program_id"),
+        ({"grade_release": "never"}, "grade_release"),
+        (
+            {
+                "enroll_opens_at": "2020-11-20T00:00:00+08:00",
+                "enroll_closes_at": "2020-11-01T00:00:00+08:00",
+            },
+            "enroll_closes_at",
+        ),
+        ({"status": "published"}, "status"),
+        ({"seats_taken": 5}, "seats_taken"),
+        ({"certificate_validity_months": 0}, "certificate_validity_months"),
+    ],
+)
 def test_invalid_course_fields_are_422_and_nothing_is_written(admin_client, overrides, field):
     response = admin_client.post("/api/v1/courses", json={**COURSE, **overrides})
     assert field in assert_problem(response, 422)["errors"]
@@ -87,8 +113,9 @@ def test_duplicate_course_code_is_409(admin_client):
 
 def test_patch_checks_merged_dates(admin_client):
     course = create_course(admin_client)
-    response = admin_client.patch(f"/api/v1/courses/{course['id']}",
-                                  json={"starts_on": "2021-01-01"})
+    response = admin_client.patch(
+        f"/api/v1/courses/{course['id']}", json={"starts_on": "2021-01-01"}
+    )
     assert "ends_on" in assert_problem(response, 422)["errors"]
 
 
@@ -96,7 +123,8 @@ def test_completion_rule_change_is_audited(admin_client):
     course = create_course(admin_client)
     admin_client.patch(f"/api/v1/courses/{course['id']}", json={"min_theory_hours": 10})
     events = admin_client.get(
-        f"/api/v1/audit-events?entity_type=course&entity_id={course['id']}").get_json()
+        f"/api/v1/audit-events?entity_type=course&entity_id={course['id']}"
+    ).get_json()
     assert events[0]["action"] == "course.updated"
     assert events[0]["data"]["min_theory_hours"] == ["12.0", "10"]
 
@@ -104,8 +132,9 @@ def test_completion_rule_change_is_audited(admin_client):
 def test_status_workflow(admin_client):
     course = create_course(admin_client)
     cid = course["id"]
-    body = assert_problem(admin_client.post(f"/api/v1/courses/{cid}/publish"), 409,
-                          "invalid-status-transition")
+    body = assert_problem(
+        admin_client.post(f"/api/v1/courses/{cid}/publish"), 409, "invalid-status-transition"
+    )
     assert "module" in body["detail"]
     add_module(admin_client, cid, THEORY)
     assert_problem(admin_client.post(f"/api/v1/courses/{cid}/close"), 409)
@@ -117,8 +146,12 @@ def test_status_workflow(admin_client):
     archived = admin_client.post(f"/api/v1/courses/{cid}/archive").get_json()
     assert archived["status"] == "archived"
     assert_problem(admin_client.patch(f"/api/v1/courses/{cid}", json={"title": "新"}), 409)
-    actions = [e["action"] for e in admin_client.get(
-        f"/api/v1/audit-events?entity_type=course&entity_id={cid}").get_json()]
+    actions = [
+        e["action"]
+        for e in admin_client.get(
+            f"/api/v1/audit-events?entity_type=course&entity_id={cid}"
+        ).get_json()
+    ]
     assert actions[:3] == ["course.archived", "course.closed", "course.published"]
 
 
@@ -127,8 +160,7 @@ def test_only_admins_change_course_status(teacher_client, admin_client):
     assert_problem(teacher_client.post(f"/api/v1/courses/{course['id']}/publish"), 403)
 
 
-def test_teachers_see_published_courses_only_unless_enrolled(admin_client, teacher_client,
-                                                             teacher):
+def test_teachers_see_published_courses_only_unless_enrolled(admin_client, teacher_client, teacher):
     draft = create_course(admin_client, code="DRAFT-1")
     published = published_course(admin_client, code="PUB-1")
     closed = published_course(admin_client, code="CLOSED-1")
@@ -155,13 +187,18 @@ def test_instructors_see_assigned_courses_only(admin_client, instructor, instruc
     listed = admin_client.get(f"/api/v1/courses/{mine['id']}/instructors").get_json()
     assert [i["user_id"] for i in listed] == [instructor.id]
     # Idempotent, and removable.
-    assert admin_client.put(
-        f"/api/v1/courses/{mine['id']}/instructors/{instructor.id}").status_code == 200
-    assert admin_client.delete(
-        f"/api/v1/courses/{mine['id']}/instructors/{instructor.id}").status_code == 204
+    assert (
+        admin_client.put(f"/api/v1/courses/{mine['id']}/instructors/{instructor.id}").status_code
+        == 200
+    )
+    assert (
+        admin_client.delete(f"/api/v1/courses/{mine['id']}/instructors/{instructor.id}").status_code
+        == 204
+    )
     assert instructor_client.get("/api/v1/courses").get_json() == []
-    assert_problem(admin_client.delete(
-        f"/api/v1/courses/{mine['id']}/instructors/{instructor.id}"), 404)
+    assert_problem(
+        admin_client.delete(f"/api/v1/courses/{mine['id']}/instructors/{instructor.id}"), 404
+    )
 
 
 def test_only_instructor_accounts_can_be_assigned(admin_client, teacher):
@@ -180,8 +217,9 @@ def test_instructor_assignment_is_audited(admin_client, instructor):
 
 def test_course_list_filters_and_pagination(admin_client):
     for n in range(7):
-        create_course(admin_client, code=f"C{n}", title=f"研修班{n}", location="深圳" if n % 2
-                      else "广州")
+        create_course(
+            admin_client, code=f"C{n}", title=f"研修班{n}", location="深圳" if n % 2 else "广州"
+        )
     response = admin_client.get("/api/v1/courses?q=深圳&page_size=2")
     assert json.loads(response.headers["X-Pagination"])["total"] == 3
     assert len(response.get_json()) == 2
@@ -219,32 +257,67 @@ def test_theory_module_with_quiz_and_practical_with_rubric(admin_client):
     assert "quiz" not in practical
 
 
-@pytest.mark.parametrize("payload,field", [
-    ({**THEORY, "hours": 0}, "hours"),
-    ({**THEORY, "hours": 2.25}, "hours"),
-    ({**THEORY, "kind": "lab"}, "kind"),
-    ({**THEORY, "resources": [{"title": "x", "url": "javascript:alert(1)"}]}, "resources"),
-    ({**THEORY, "quiz": {**QUIZ, "questions": []}}, "quiz"),
-    ({**THEORY, "quiz": {**QUIZ, "questions": [{"prompt": "?", "choices": ["only"],
-                                                 "correct": [0]}]}}, "quiz"),
-    ({**THEORY, "quiz": {**QUIZ, "questions": [{"prompt": "?", "choices": ["a", "b"],
-                                                 "correct": []}]}}, "quiz"),
-    ({**THEORY, "quiz": {**QUIZ, "questions": [{"prompt": "?", "choices": ["a", "b"],
-                                                 "correct": [2]}]}}, "quiz"),
-    ({**THEORY, "quiz": {**QUIZ, "questions": [{"prompt": "?", "choices": ["a", "b"],
-                                                 "correct": [0, 0]}]}}, "quiz"),
-    ({**THEORY, "quiz": {**QUIZ, "pass_percent": 120}}, "quiz"),
-    ({**THEORY, "rubric": PRACTICAL["rubric"]}, "rubric"),
-    ({**PRACTICAL, "quiz": QUIZ}, "quiz"),
-    ({**PRACTICAL, "rubric": []}, "rubric"),
-    ({k: v for k, v in PRACTICAL.items() if k != "rubric"}, "rubric"),
-    ({**PRACTICAL, "pass_points": 101}, "pass_points"),
-    ({**PRACTICAL, "rubric": [{"title": "x", "max_points": 0}]}, "rubric"),
-    ({**PRACTICAL, "closes_at": "2020-12-01T00:00:00+08:00"}, "closes_at"),
-    ({**PRACTICAL, "allowed_extensions": ["pdf"]}, "allowed_extensions"),
-    ({**PRACTICAL, "reopen": "always"}, "reopen"),
-    ({**PRACTICAL, "max_file_mb": 10000}, "max_file_mb"),
-])
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({**THEORY, "hours": 0}, "hours"),
+        ({**THEORY, "hours": 2.25}, "hours"),
+        ({**THEORY, "kind": "lab"}, "kind"),
+        ({**THEORY, "resources": [{"title": "x", "url": "javascript:alert(1)"}]}, "resources"),
+        ({**THEORY, "quiz": {**QUIZ, "questions": []}}, "quiz"),
+        (
+            {
+                **THEORY,
+                "quiz": {
+                    **QUIZ,
+                    "questions": [{"prompt": "?", "choices": ["only"], "correct": [0]}],
+                },
+            },
+            "quiz",
+        ),
+        (
+            {
+                **THEORY,
+                "quiz": {
+                    **QUIZ,
+                    "questions": [{"prompt": "?", "choices": ["a", "b"], "correct": []}],
+                },
+            },
+            "quiz",
+        ),
+        (
+            {
+                **THEORY,
+                "quiz": {
+                    **QUIZ,
+                    "questions": [{"prompt": "?", "choices": ["a", "b"], "correct": [2]}],
+                },
+            },
+            "quiz",
+        ),
+        (
+            {
+                **THEORY,
+                "quiz": {
+                    **QUIZ,
+                    "questions": [{"prompt": "?", "choices": ["a", "b"], "correct": [0, 0]}],
+                },
+            },
+            "quiz",
+        ),
+        ({**THEORY, "quiz": {**QUIZ, "pass_percent": 120}}, "quiz"),
+        ({**THEORY, "rubric": PRACTICAL["rubric"]}, "rubric"),
+        ({**PRACTICAL, "quiz": QUIZ}, "quiz"),
+        ({**PRACTICAL, "rubric": []}, "rubric"),
+        ({k: v for k, v in PRACTICAL.items() if k != "rubric"}, "rubric"),
+        ({**PRACTICAL, "pass_points": 101}, "pass_points"),
+        ({**PRACTICAL, "rubric": [{"title": "x", "max_points": 0}]}, "rubric"),
+        ({**PRACTICAL, "closes_at": "2020-12-01T00:00:00+08:00"}, "closes_at"),
+        ({**PRACTICAL, "allowed_extensions": ["pdf"]}, "allowed_extensions"),
+        ({**PRACTICAL, "reopen": "always"}, "reopen"),
+        ({**PRACTICAL, "max_file_mb": 10000}, "max_file_mb"),
+    ],
+)
 def test_invalid_modules_are_422_with_the_field(admin_client, payload, field):
     course = create_course(admin_client)
     response = admin_client.post(f"/api/v1/courses/{course['id']}/modules", json=payload)
@@ -272,22 +345,25 @@ def test_modules_are_hidden_from_teachers_not_enrolled(admin_client, teacher_cli
     assert_problem(teacher_client.get(f"/api/v1/courses/{course['id']}/modules"), 404)
 
 
-def test_assigned_instructor_reads_modules_with_answers(admin_client, instructor,
-                                                        instructor_client):
+def test_assigned_instructor_reads_modules_with_answers(
+    admin_client, instructor, instructor_client
+):
     course = create_course(admin_client)
     module = add_module(admin_client, course["id"], {**THEORY, "quiz": QUIZ})
     assert_problem(instructor_client.get(f"/api/v1/modules/{module['id']}"), 404)
     admin_client.put(f"/api/v1/courses/{course['id']}/instructors/{instructor.id}")
     body = instructor_client.get(f"/api/v1/modules/{module['id']}").get_json()
     assert body["quiz"]["questions"][0]["correct"] == [0]
-    assert_problem(instructor_client.patch(f"/api/v1/modules/{module['id']}",
-                                           json={"title": "x"}), 403)
+    assert_problem(
+        instructor_client.patch(f"/api/v1/modules/{module['id']}", json={"title": "x"}), 403
+    )
 
 
 def test_modules_can_be_reordered(admin_client):
     course = create_course(admin_client)
-    ids = [add_module(admin_client, course["id"], {**THEORY, "title": f"M{n}"})["id"]
-           for n in range(3)]
+    ids = [
+        add_module(admin_client, course["id"], {**THEORY, "title": f"M{n}"})["id"] for n in range(3)
+    ]
     url = f"/api/v1/courses/{course['id']}/modules/order"
     response = admin_client.put(url, json={"module_ids": ids[::-1]})
     assert [m["id"] for m in response.get_json()] == ids[::-1]
@@ -300,8 +376,10 @@ def test_modules_can_be_reordered(admin_client):
 def test_module_update_and_delete(admin_client):
     course = create_course(admin_client)
     module = add_module(admin_client, course["id"], PRACTICAL)
-    response = admin_client.patch(f"/api/v1/modules/{module['id']}", json={
-        "rubric": [{"title": "整体", "max_points": 50}], "pass_points": 30})
+    response = admin_client.patch(
+        f"/api/v1/modules/{module['id']}",
+        json={"rubric": [{"title": "整体", "max_points": 50}], "pass_points": 30},
+    )
     assert [c["title"] for c in response.get_json()["rubric"]] == ["整体"]
     response = admin_client.patch(f"/api/v1/modules/{module['id']}", json={"pass_points": 80})
     assert "pass_points" in assert_problem(response, 422)["errors"]
@@ -311,19 +389,20 @@ def test_module_update_and_delete(admin_client):
     assert_problem(admin_client.get(f"/api/v1/modules/{module['id']}"), 404)
 
 
-def test_module_with_learner_activity_cannot_be_deleted_or_restructured(admin_client,
-                                                                         monkeypatch):
+def test_module_with_learner_activity_cannot_be_deleted_or_restructured(admin_client, monkeypatch):
     course = create_course(admin_client)
     module = add_module(admin_client, course["id"], {**THEORY, "quiz": QUIZ})
-    monkeypatch.setattr(catalog_services, "MODULE_ACTIVITY_CHECKS",
-                        [lambda m: m.id == module["id"]])
-    assert_problem(admin_client.delete(f"/api/v1/modules/{module['id']}"), 409,
-                   "module-in-use")
+    monkeypatch.setattr(
+        catalog_services, "MODULE_ACTIVITY_CHECKS", [lambda m: m.id == module["id"]]
+    )
+    assert_problem(admin_client.delete(f"/api/v1/modules/{module['id']}"), 409, "module-in-use")
     response = admin_client.patch(f"/api/v1/modules/{module['id']}", json={"quiz": QUIZ})
     assert_problem(response, 409, "module-in-use")
     # Wording and hours can still be corrected.
-    assert admin_client.patch(f"/api/v1/modules/{module['id']}",
-                              json={"title": "新标题"}).status_code == 200
+    assert (
+        admin_client.patch(f"/api/v1/modules/{module['id']}", json={"title": "新标题"}).status_code
+        == 200
+    )
 
 
 def test_module_list_query_count_does_not_grow(admin_client, count_queries):

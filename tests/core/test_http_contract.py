@@ -25,20 +25,29 @@ def test_wrong_method_is_405_problem_with_allow(client):
 
 def test_body_over_the_limit_is_413_problem(app, admin_client):
     limit = app.config["MAX_CONTENT_LENGTH"]
-    response = admin_client.post("/api/v1/users/import", data=b"x" * (limit + 1),
-                                 content_type="multipart/form-data; boundary=zz")
+    response = admin_client.post(
+        "/api/v1/users/import",
+        data=b"x" * (limit + 1),
+        content_type="multipart/form-data; boundary=zz",
+    )
     assert_problem(response, 413)
 
 
 def test_validation_error_names_fields(admin_client):
-    body = assert_problem(admin_client.post("/api/v1/users", json={"email": "x"}), 422,
-                          "validation-failed")
+    body = assert_problem(
+        admin_client.post("/api/v1/users", json={"email": "x"}), 422, "validation-failed"
+    )
     assert isinstance(body["errors"]["email"], list)
 
 
 def _app_with_failing_route():
-    app = create_app({"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                      "PROPAGATE_EXCEPTIONS": False})
+    app = create_app(
+        {
+            "LMS_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "PROPAGATE_EXCEPTIONS": False,
+        }
+    )
 
     @app.route("/boom")
     def boom():
@@ -65,8 +74,9 @@ def test_readyz_reports_database_ok(client):
 
 
 def test_readyz_is_503_when_the_database_is_unreachable():
-    app = create_app({"LMS_ENV": "testing",
-                      "SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent/dir/db.sqlite3"})
+    app = create_app(
+        {"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent/dir/db.sqlite3"}
+    )
     assert_problem(app.test_client().get("/readyz"), 503, "not-ready")
 
 
@@ -109,8 +119,9 @@ def test_docs_page_works_offline_under_a_strict_csp(client):
         assert len(response.data) > 100
 
 
-@pytest.mark.parametrize("path", ["/api/v1/docs/assets/../../config.py",
-                                  "/api/v1/docs/assets/nope.js"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/docs/assets/../../config.py", "/api/v1/docs/assets/nope.js"]
+)
 def test_docs_assets_do_not_leak_other_files(client, path):
     assert client.get(path).status_code == 404
 
@@ -124,15 +135,22 @@ def test_chinese_problem_titles_when_asked(client):
 def test_client_address_comes_from_the_trusted_proxy_only(monkeypatch):
     from flask import request
 
-    app = create_app({"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                      "PROXY_COUNT": 1})
+    app = create_app(
+        {"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://", "PROXY_COUNT": 1}
+    )
 
     @app.route("/whoami")
     def whoami():
         return {"addr": request.remote_addr, "scheme": request.scheme}
 
-    body = app.test_client().get("/whoami", headers={
-        "X-Forwarded-For": "203.0.113.9, 198.51.100.7", "X-Forwarded-Proto": "https"}).get_json()
+    body = (
+        app.test_client()
+        .get(
+            "/whoami",
+            headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7", "X-Forwarded-Proto": "https"},
+        )
+        .get_json()
+    )
     assert body == {"addr": "198.51.100.7", "scheme": "https"}
     plain = create_app({"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     plain.add_url_rule("/whoami", view_func=whoami)

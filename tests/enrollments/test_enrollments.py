@@ -800,7 +800,8 @@ def test_draft_courses_stay_out_of_my_enrolments(app, admin_client, users):
     admin_client.post(f"/api/v1/courses/{draft['id']}/modules", json=THEORY)
     assert admin_client.post(f"/api/v1/courses/{draft['id']}/publish").status_code == 200
     assert [e["course_id"] for e in client.get("/api/v1/me/enrollments").get_json()] == [
-        draft["id"]]
+        draft["id"]
+    ]
 
 
 def test_my_enrolments_query_count_does_not_grow(app, admin_client, users, count_queries):
