@@ -432,3 +432,30 @@ def test_audit_verify_names_the_event_whose_data_was_tampered_with(cli):
 
     assert_exit(result, 1)
     assert f"TAMPERED: event {victim}:" in result.output
+
+
+def test_seed_demo_fills_the_grading_queue_and_progress(cli, app):
+    from tests.factories import ApiClient
+
+    assert_exit(cli("seed-demo"), 0)
+    course = demo_course()
+    instructor = ApiClient(app.test_client())
+    instructor.login(data.instructor_email(1), data.DEMO_PASSWORD)
+    queue = instructor.get(f"/api/v1/courses/{course.id}/submissions?status=submitted")
+    assert queue.status_code == 200
+    waiting = data.DEMO_SUBMITTERS - data.DEMO_GRADED
+    assert len(queue.get_json()) == min(waiting, 10)
+    graded = instructor.get(f"/api/v1/courses/{course.id}/submissions?status=graded")
+    assert graded.get_json() and all(s["grade"] for s in graded.get_json())
+
+    teacher = ApiClient(app.test_client())
+    teacher.login(data.teacher_email(3), data.DEMO_PASSWORD)
+    enrollment = teacher.get("/api/v1/me/enrollments").get_json()[0]
+    progress = teacher.get(f"/api/v1/enrollments/{enrollment['id']}/progress").get_json()
+    assert progress["theory_hours"] > 0
+    practicals = [m["status"] for m in progress["modules"] if m["kind"] == "practical"]
+    assert practicals == ["passed", "not_started"]
+
+    events = audit_count()
+    assert_exit(cli("seed-demo"), 0)
+    assert audit_count() == events  # the activity is added once

@@ -522,3 +522,48 @@ PRACTICAL_MODULES = (
 def module_payloads() -> list[dict]:
     """The station's modules in display order: three theory, then two practical ones."""
     return [dict(m) for m in (*THEORY_MODULES, *PRACTICAL_MODULES)]
+
+
+# --- learner activity (seed_learning_activity) ------------------------------------------------
+
+DEMO_ACTIVE_LEARNERS = 60  # teachers 01..60 have studied the theory modules
+DEMO_SUBMITTERS = 40  # teachers 01..40 have submitted the first practical
+DEMO_GRADED = 25  # of those, 01..25 are graded (every fifth returned for revision)
+DEMO_SUBMISSION_TEXT = (
+    "已完成 PLC 与边缘网关的接线和协议配置，设备数据通过 MQTT 上报至平台，"
+    "附实训报告（含拓扑图、配置截图与数据看板）。"
+)
+DEMO_FEEDBACK_PASSED = (
+    "**完成良好。** 设备接入与数据上报均达到要求。\n\n- 建议在报告中补充异常断线重连的测试记录。"
+)
+DEMO_FEEDBACK_RETURNED = (
+    "**请修改后重新提交。**\n\n- 数据上报频率未按任务书要求设置为 1 秒；\n- 报告缺少网络拓扑图。"
+)
+
+
+def demo_report_pdf(author: str) -> bytes:
+    """A small, valid one-page PDF standing in for a teacher's practical report."""
+    text = f"Practical report: device access to the industrial internet platform - {author}"
+    text = text.encode("latin-1", "replace").decode("latin-1").replace("(", "[").replace(")", "]")
+    stream = f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)

@@ -9,12 +9,15 @@ steps put on the ``Seed`` (``seed.users`` by email).
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 
 from sqlalchemy import delete, func, select
+from werkzeug.datastructures import FileStorage
 
 from lms.accounts import services as accounts
 from lms.accounts.models import ActivationToken, Role, User
@@ -28,6 +31,9 @@ from lms.demo import data
 from lms.enrollments import services as enrollments
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
+from lms.learning import services as learning
+from lms.practicals import grading, submissions
+from lms.practicals.models import Submission
 
 
 @dataclass
@@ -187,7 +193,82 @@ def describe_course(course: Course) -> str:
     )
 
 
-STEPS: tuple[Step, ...] = (seed_accounts, seed_first_station)
+def seed_learning_activity(seed: Seed) -> None:
+    """Give the demo course learner activity, as on day four of the Guangzhou station:
+    theory completed and quizzes taken, practical reports submitted, some graded, some
+    returned for revision and the rest waiting in the grading queue.
+
+    Runs once: a course that already has submissions is left as it is.
+    """
+    course = db.session.scalar(select(Course).where(Course.code == data.FIRST_STATION_CODE))
+    if course is None or course.status != CourseStatus.PUBLISHED:
+        return
+    if db.session.scalar(select(func.count()).where(Submission.course_id == course.id)):
+        return
+    modules = db.session.scalars(catalog.modules_query(course)).all()
+    enrolled = dict(
+        db.session.execute(
+            select(Enrollment.user_id, Enrollment).where(
+                Enrollment.course_id == course.id, Enrollment.status == "active"
+            )
+        ).all()
+    )
+    for n in range(1, data.DEMO_ACTIVE_LEARNERS + 1):
+        user = seed.users[data.teacher_email(n)]
+        if user.id in enrolled:
+            _study(seed, n, user, enrolled[user.id], modules)
+    seed.summary.append(
+        f"Demo activity: {seed.created['submission']} practical submissions, "
+        f"{seed.created['grade']} graded, {seed.created['returned']} returned for revision."
+    )
+
+
+def _study(seed: Seed, n: int, user: User, enrollment: Enrollment, modules: list) -> None:
+    """One teacher's work: every n-th pattern gives the demo a realistic spread."""
+    for module in modules:
+        if module.kind == "theory" and module.quiz is None:
+            learning.complete_module(module, enrollment)
+        elif module.kind == "theory":
+            if n % 3 == 0:  # a wrong first attempt, then a pass: the best attempt counts
+                learning.submit_attempt(module, enrollment, [[] for _ in module.quiz.questions])
+            learning.submit_attempt(module, enrollment, [q.correct for q in module.quiz.questions])
+    practical = next((m for m in modules if m.kind == "practical"), None)
+    if practical is None or n > data.DEMO_SUBMITTERS:
+        return
+    upload = FileStorage(
+        stream=io.BytesIO(data.demo_report_pdf(user.full_name_en or user.email)),
+        filename="实训报告.pdf",
+        content_type="application/pdf",
+    )
+    submission = submissions.submit(
+        practical.id, user, text=data.DEMO_SUBMISSION_TEXT, uploads=[upload]
+    )
+    seed.created["submission"] += 1
+    if n <= data.DEMO_GRADED:
+        _grade(seed, n, submission, practical)
+
+
+def _grade(seed: Seed, n: int, submission: Submission, practical: Module) -> None:
+    grader = seed.users[data.instructor_email(1 + n % len(data.INSTRUCTORS))]
+    returned = n % 5 == 0
+    scores = [
+        {
+            "criterion_id": c.id,
+            "points": c.max_points * (Decimal("0.5") if returned else Decimal("0.85")),
+        }
+        for c in practical.criteria
+    ]
+    feedback = data.DEMO_FEEDBACK_RETURNED if returned else data.DEMO_FEEDBACK_PASSED
+    grading.grade_submission(
+        submission,
+        {"scores": scores, "feedback": feedback, "return_for_revision": returned},
+        actor=grader,
+        if_match=None,
+    )
+    seed.created["returned" if returned else "grade"] += 1
+
+
+STEPS: tuple[Step, ...] = (seed_accounts, seed_first_station, seed_learning_activity)
 
 
 def run(password: str = data.DEMO_PASSWORD) -> Seed:

@@ -80,6 +80,12 @@ class NotPractical(Conflict):
     message_zh = "只有实训模块有成绩。"
 
 
+class CourseArchived(Conflict):
+    code = "course-archived"
+    message_en = "The course is archived; its grades can no longer change."
+    message_zh = "该研修班已归档，成绩不能再修改。"
+
+
 class NotGraded(NotFound):
     code = "not-graded"
     message_en, message_zh = "This submission has no grade yet.", "该提交尚未评分。"
@@ -250,6 +256,8 @@ def grade_submission(
     for the new version, the submission's status and the audit events.
     """
     module = db.session.get(Module, submission.module_id)
+    if module.course.status == "archived":
+        raise CourseArchived()
     values = grade_values(module, data, actor)
     if values["returned_for_revision"]:
         check_can_return(submission, module)

@@ -49,11 +49,14 @@ class SubmissionFileOut(Schema):
 class SubmissionGradeOut(Schema):
     """The grade as submitters and staff read it with the submission."""
 
-    total_points = DecimalNumber()
-    passed = fields.Boolean()
+    total_points = DecimalNumber(
+        allow_none=True,
+        metadata={"description": "Null for a teacher before a manual release of grades."},
+    )
+    passed = fields.Boolean(allow_none=True)
     feedback_html = fields.String(allow_none=True)
     graded_at = AwareDateTime()
-    scores = fields.List(fields.Dict())
+    scores = fields.List(fields.Dict(), allow_none=True)
     returned_for_revision = fields.Boolean()
 
 

@@ -354,9 +354,25 @@ class SubmissionView:
         return getattr(self.submission, name)
 
 
+@dataclass
+class RevisionFeedback:
+    """What a teacher sees of an attempt returned for revision before grades are released:
+    the grader's feedback (they need it to revise), not the points."""
+
+    feedback_html: str | None
+    graded_at: datetime
+    returned_for_revision: bool = True
+    total_points = None
+    passed = None
+    scores = None
+
+
 def _view(submission: Submission, user_id: int, *, full: bool) -> SubmissionView:
     if full:
         return SubmissionView(submission, user_id, submission.status, submission.grade)
+    if submission.status == RETURNED and submission.grade is not None:
+        feedback = RevisionFeedback(submission.grade.feedback_html, submission.grade.graded_at)
+        return SubmissionView(submission, user_id, RETURNED, feedback)
     status = SUBMITTED if submission.status == GRADED else submission.status
     return SubmissionView(submission, user_id, status, None)
 

@@ -74,6 +74,13 @@ def test_instructor_grades_a_submission_within_the_rubric(g):
     assert [(r.version, float(r.total_points)) for r in revisions] == [(1, 80.5)]
 
 
+def test_grades_of_an_archived_course_cannot_change(g):
+    g.course.status = "archived"
+    db.session.commit()
+    assert_problem(g.grade(30, 30, 15), 409, "course-archived")
+    assert _grade_count() == 0
+
+
 def test_a_total_below_pass_points_fails_and_leaves_the_submission_graded(g):
     body = g.grade(20, 20, 10).get_json()
     assert (body["total_points"], body["passed"], body["status"]) == (50, False, "graded")
@@ -668,6 +675,9 @@ def test_submit_return_resubmit_pass_and_release_through_http(
     assert response.get_json()["status"] == "returned"
     mine = teacher_client.get(f"/api/v1/submissions/{first['id']}").get_json()
     assert mine["status"] == "returned"
+    # Before release the teacher reads the feedback needed to revise, but not the points.
+    assert "<strong>数据上报</strong>" in mine["grade"]["feedback_html"]
+    assert mine["grade"]["total_points"] is None and mine["grade"]["scores"] is None
 
     second = helpers.submitted(teacher_client, module["id"])
     assert second["attempt_no"] == 2
