@@ -459,3 +459,27 @@ def test_seed_demo_fills_the_grading_queue_and_progress(cli, app):
     events = audit_count()
     assert_exit(cli("seed-demo"), 0)
     assert audit_count() == events  # the activity is added once
+
+
+def test_the_demo_gradebook_downloads_as_xlsx_and_csv_with_chinese_headers(cli, app):
+    import io
+
+    import openpyxl
+
+    from tests.factories import ApiClient
+
+    assert_exit(cli("seed-demo"), 0)
+    course = demo_course()
+    admin = ApiClient(app.test_client())
+    admin.login(data.ADMIN["email"], data.DEMO_PASSWORD)
+    csv_response = admin.get(f"/api/v1/courses/{course.id}/gradebook?format=csv")
+    assert csv_response.status_code == 200
+    text = csv_response.get_data().decode("utf-8")
+    assert text.startswith("\ufeff") and "姓名" in text.splitlines()[0]
+    assert len(text.strip().splitlines()) == 1 + 90
+    xlsx_response = admin.get(f"/api/v1/courses/{course.id}/gradebook?format=xlsx")
+    assert xlsx_response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_response.get_data())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "姓名" in str(rows[0][0]) and len(rows) == 1 + 90
+    assert "工业互联网平台设备接入实训" in " ".join(str(c) for c in rows[0])
