@@ -87,3 +87,4 @@ def _register_blueprints(app: Flask) -> None:
         grading_blp,
     ):
         api.register_blueprint(blueprint)
+    app.register_blueprint(verify_pages)

@@ -21,3 +21,4 @@ from lms.practicals.models import (  # noqa: F401
     Submission,
     SubmissionFile,
 )
+from lms.certificates.models import Certificate, CertificateSequence  # noqa: F401

@@ -1,0 +1,1 @@
+"""Completion and certificates: eligibility, issuance, PDF, verification, Open Badges 3.0."""
