@@ -68,6 +68,9 @@ def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import auth_blp, users_blp
     from lms.audit.views import blp as audit_blp
     from lms.catalog.views import courses_blp, modules_blp, programs_blp
+    from lms.certificates import completion_views, credential_views, pdf_views
+    from lms.certificates import views as certificate_views
+    from lms.certificates.pages import pages as verify_pages
     from lms.enrollments.views import blp as enrollments_blp
     from lms.extensions import api
     from lms.learning.views import blp as learning_blp
@@ -85,6 +88,10 @@ def _register_blueprints(app: Flask) -> None:
         learning_blp,
         submissions_blp,
         grading_blp,
+        completion_views.blp,
+        certificate_views.blp,
+        pdf_views.blp,
+        credential_views.blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(verify_pages)
