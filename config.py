@@ -42,6 +42,43 @@ def _development_secret() -> str:
     return path.read_text().strip()
 
 
+def _development_signing_key() -> str:
+    """A per-checkout Ed25519 key in instance/ (PKCS#8 PEM, mode 0600), made once."""
+    path = INSTANCE_DIR / "signing-key.pem"
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        try:  # created 0600 from the start; a concurrent start may have won the race
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+                f.write(pem)
+        except FileExistsError:
+            pass
+    return str(path)
+
+
+def _signing_key(env: str) -> str:
+    """Path of the Ed25519 key that signs credentials (LMS_SIGNING_KEY).
+
+    Testing returns "": lms.certificates.signing then makes an ephemeral key per app.
+    """
+    path = os.environ.get("LMS_SIGNING_KEY", "")
+    if path or env == "testing":
+        return path
+    if env == "production":
+        raise ConfigError(
+            "LMS_SIGNING_KEY (path to an Ed25519 private key, PEM) is required when "
+            "LMS_ENV=production; make one with: openssl genpkey -algorithm ed25519"
+        )
+    return _development_signing_key()
+
+
 def load_config(env: str | None = None) -> dict:
     """Return the Flask configuration mapping for ``env`` (default: ``LMS_ENV``)."""
     env = env or os.environ.get("LMS_ENV", "development")
@@ -74,7 +111,7 @@ def load_config(env: str | None = None) -> dict:
         "PROXY_COUNT": _int("LMS_PROXY_COUNT", 0),
         "LMS_UPLOAD_DIR": os.environ.get("LMS_UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
         "LMS_CERT_FONT": os.environ.get("LMS_CERT_FONT", ""),
-        "LMS_SIGNING_KEY": os.environ.get("LMS_SIGNING_KEY", ""),
+        "LMS_SIGNING_KEY": _signing_key(env),
         # Argon2id cost. The defaults follow RFC 9106's second recommended option (64 MiB);
         # the test suite lowers them so that thousands of hashes stay fast.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 1 if testing else 3),

@@ -11,6 +11,7 @@ from lms.catalog.models import (  # noqa: F401
     QuizQuestion,
     RubricCriterion,
 )
+from lms.certificates.models import Certificate, CertificateSequence  # noqa: F401
 from lms.enrollments.models import Enrollment  # noqa: F401
 from lms.learning.models import ModuleCompletion, QuizAttempt  # noqa: F401
 from lms.practicals.models import (  # noqa: F401
@@ -21,4 +22,3 @@ from lms.practicals.models import (  # noqa: F401
     Submission,
     SubmissionFile,
 )
-from lms.certificates.models import Certificate, CertificateSequence  # noqa: F401

@@ -330,12 +330,16 @@ def test_the_demo_course_has_the_three_instructors_and_ninety_active_teachers(cl
         .join(Enrollment, Enrollment.user_id == User.id)
         .where(Enrollment.course_id == course.id)
     ).all()
-    assert sorted(enrolled) == [(data.teacher_email(n), "active") for n in range(1, 91)]
+    # Everyone is enrolled; the ten who completed the course hold certificates.
+    assert sorted(email for email, _ in enrolled) == [data.teacher_email(n) for n in range(1, 91)]
+    assert sum(status == "completed" for _, status in enrolled) == 10
+    assert {status for _, status in enrolled} == {"active", "completed"}
     assert course.seats_taken == 90
 
-    client.login("teacher07@demo.lms.cn", data.DEMO_PASSWORD)
+    client.login("teacher20@demo.lms.cn", data.DEMO_PASSWORD)
     mine = client.get("/api/v1/me/enrollments").get_json()
     assert [(e["course"]["code"], e["status"]) for e in mine] == [("IIOT-GZ-2020", "active")]
+    # (teacher20 was asked to revise a practical: still active)
 
 
 def test_the_demo_course_is_built_by_the_demo_admin_with_audit_events(cli):
@@ -449,7 +453,7 @@ def test_seed_demo_fills_the_grading_queue_and_progress(cli, app):
     assert graded.get_json() and all(s["grade"] for s in graded.get_json())
 
     teacher = ApiClient(app.test_client())
-    teacher.login(data.teacher_email(3), data.DEMO_PASSWORD)
+    teacher.login(data.teacher_email(13), data.DEMO_PASSWORD)
     enrollment = teacher.get("/api/v1/me/enrollments").get_json()[0]
     progress = teacher.get(f"/api/v1/enrollments/{enrollment['id']}/progress").get_json()
     assert progress["theory_hours"] > 0
@@ -483,3 +487,26 @@ def test_the_demo_gradebook_downloads_as_xlsx_and_csv_with_chinese_headers(cli, 
     rows = list(sheet.iter_rows(values_only=True))
     assert "姓名" in str(rows[0][0]) and len(rows) == 1 + 90
     assert "工业互联网平台设备接入实训" in " ".join(str(c) for c in rows[0])
+
+
+def test_seed_demo_issues_certificates_to_the_teachers_who_completed(cli, app):
+    from lms.certificates.models import Certificate
+    from tests.factories import ApiClient
+
+    assert_exit(cli("seed-demo"), 0)
+    course = demo_course()
+    valid = db.session.scalars(
+        select(Certificate).where(Certificate.course_id == course.id, Certificate.status == "valid")
+    ).all()
+    assert len(valid) == 10
+    assert all(c.serial.startswith("IIOT-GZ-2020-") for c in valid)
+    assert_exit(cli("seed-demo"), 0)
+    assert db.session.scalar(select(func.count()).select_from(Certificate)) == 10
+
+    teacher = ApiClient(app.test_client())
+    teacher.login(data.teacher_email(1), data.DEMO_PASSWORD)
+    [mine] = teacher.get("/api/v1/me/certificates").get_json()
+    verified = teacher.get(
+        mine["verify_url"].split("127.0.0.1:5000")[-1].replace("/verify/", "/api/v1/verify/")
+    ).get_json()
+    assert verified["status"] == "valid"

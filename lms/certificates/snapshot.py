@@ -11,9 +11,9 @@ from pypinyin import Style, lazy_pinyin
 from lms.accounts.models import User
 from lms.catalog.models import Course
 
-
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 令狐 夏侯 司徒 长孙 宇文 端木 西门 南宫 澹台".split()
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 "
+    "令狐 夏侯 司徒 长孙 宇文 端木 西门 南宫 澹台".split()
 )
 # Surnames read differently from the same character in ordinary words.
 SURNAME_READINGS = {

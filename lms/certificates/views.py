@@ -1,6 +1,24 @@
 """Certificate issuance, revocation, reissue, lookup and public verification."""
 
+from flask import current_app
 from flask_smorest import Blueprint
+
+from lms.accounts.models import Role
+from lms.catalog.services import get_course
+from lms.certificates import services, verification
+from lms.certificates.schemas import (
+    CertificateListArgs,
+    CertificateOut,
+    IssueIn,
+    IssueOut,
+    MyCertificateArgs,
+    ReasonIn,
+    VerifyArgs,
+    VerifyOut,
+)
+from lms.core.auth import actor, login_required, roles_required
+from lms.core.pagination import paginate
+from lms.extensions import limiter
 
 blp = Blueprint(
     "certificates",
@@ -8,3 +26,116 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Certificate issuance, revocation, reissue, lookup and public verification.",
 )
+
+
+def verify_rate_limit() -> str:
+    """The public verification limit per client address (API and page share it)."""
+    return current_app.config.get(verification.RATE_LIMIT_KEY, verification.DEFAULT_RATE_LIMIT)
+
+
+verify_limit = limiter.shared_limit(verify_rate_limit, scope="certificate-verify")
+
+
+@blp.route("/courses/<int:course_id>/certificates", methods=["POST"])
+@roles_required(Role.ADMIN)
+@blp.arguments(IssueIn)
+@blp.response(200, IssueOut)
+def issue(data, course_id):
+    """Issue certificates to ``enrollment_ids``, or to every eligible enrolment with
+    ``all_eligible: true``. Enrolments with a certificate, not eligible (with the reasons)
+    or not active are listed under ``skipped``. ``dry_run`` writes nothing;
+    ``override_reason`` issues to named active enrolments that are not eligible."""
+    return services.issue_certificates(
+        get_course(course_id),
+        actor=actor(),
+        enrollment_ids=data.get("enrollment_ids"),
+        dry_run=data["dry_run"],
+        override_reason=data.get("override_reason"),
+    )
+
+
+@blp.route("/certificates")
+@roles_required(Role.ADMIN)
+@blp.arguments(CertificateListArgs, location="query")
+@blp.response(200, CertificateOut(many=True))
+@blp.paginate()
+def list_certificates(args, pagination_parameters):
+    """Every certificate (admins), newest first; filters ``course_id``, ``status`` and
+    ``q`` (holder name or serial)."""
+    page = paginate(services.certificates_query(**args), pagination_parameters)
+    return services.preload_links(page)
+
+
+@blp.route("/me/certificates")
+@login_required
+@blp.arguments(MyCertificateArgs, location="query")
+@blp.response(200, CertificateOut(many=True))
+@blp.paginate()
+def my_certificates(args, pagination_parameters):
+    """Your own certificates, newest first."""
+    page = paginate(services.my_certificates_query(actor(), **args), pagination_parameters)
+    return services.preload_links(page)
+
+
+@blp.route("/certificates/<string:serial>")
+@login_required
+@blp.response(200, CertificateOut)
+def get_certificate(serial):
+    """One certificate, for its holder or an admin (404 for anyone else)."""
+    return services.visible_certificate(serial, actor())
+
+
+@blp.route("/certificates/<string:serial>/revoke", methods=["POST"])
+@roles_required(Role.ADMIN)
+@blp.arguments(ReasonIn)
+@blp.response(200, CertificateOut)
+@blp.alt_response(409, description="The certificate is not valid.")
+def revoke(data, serial):
+    """Revoke a valid certificate; its verification then reads "revoked"."""
+    cert = services.certificate_by_serial(serial)
+    return services.revoke(cert, actor=actor(), reason=data["reason"])
+
+
+@blp.route("/certificates/<string:serial>/restore", methods=["POST"])
+@roles_required(Role.ADMIN)
+@blp.arguments(ReasonIn)
+@blp.response(200, CertificateOut)
+@blp.alt_response(409, description="Not revoked, or the enrolment has another valid one.")
+def restore(data, serial):
+    """Undo a revocation."""
+    cert = services.certificate_by_serial(serial)
+    return services.restore(cert, actor=actor(), reason=data["reason"])
+
+
+@blp.route("/certificates/<string:serial>/reissue", methods=["POST"])
+@roles_required(Role.ADMIN)
+@blp.arguments(ReasonIn)
+@blp.response(200, CertificateOut)
+@blp.alt_response(409, description="The certificate was already superseded.")
+def reissue(data, serial):
+    """Replace a valid or revoked certificate with a new serial and a fresh snapshot (a
+    corrected name, say); the old one becomes superseded and points at the new one."""
+    cert = services.certificate_by_serial(serial)
+    return services.reissue(cert, actor=actor(), reason=data["reason"])
+
+
+@blp.route("/verify/<string:code>")
+@verify_limit
+@blp.response(200, VerifyOut)
+@blp.alt_response(404, description="Unknown verification code.")
+@blp.alt_response(429, description="Too many verifications from this address.")
+def verify_by_code(code):
+    """Public: what the certificate with this verification code states, and its status."""
+    return verification.public_view(verification.by_code(code))
+
+
+@blp.route("/verify")
+@verify_limit
+@blp.arguments(VerifyArgs, location="query")
+@blp.response(200, VerifyOut)
+@blp.alt_response(404, description="No certificate with this serial and holder name.")
+@blp.alt_response(429, description="Too many verifications from this address.")
+def verify_by_serial(args):
+    """Public: verify by serial and holder name (spaces, case and full-width forms are
+    ignored; the Chinese or the English name)."""
+    return verification.public_view(verification.by_serial_and_name(args["serial"], args["name"]))

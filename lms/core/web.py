@@ -62,7 +62,10 @@ def secure_headers(response):
     headers.setdefault("Content-Security-Policy", HTML_CSP if is_html else API_CSP)
     if request.path.startswith("/api/") and "/docs/assets/" not in request.path:
         if current_user.is_authenticated or request.path.startswith("/api/v1/auth"):
-            if "no-store" not in headers.get("Cache-Control", ""):  # keep e.g. "private, no-store"
+            # A view's own "private, no-store" stays; so does "public" on public documents
+            # (the issuer's JWKS), which are the same whoever asks.
+            current = headers.get("Cache-Control", "")
+            if "no-store" not in current and "public" not in current:
                 headers["Cache-Control"] = "no-store"
         else:
             headers.setdefault("Cache-Control", "no-cache")

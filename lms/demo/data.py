@@ -529,6 +529,7 @@ def module_payloads() -> list[dict]:
 DEMO_ACTIVE_LEARNERS = 60  # teachers 01..60 have studied the theory modules
 DEMO_SUBMITTERS = 40  # teachers 01..40 have submitted the first practical
 DEMO_GRADED = 25  # of those, 01..25 are graded (every fifth returned for revision)
+DEMO_COMPLETERS = 12  # of those, the ones who passed also passed the second practical
 DEMO_SUBMISSION_TEXT = (
     "已完成 PLC 与边缘网关的接线和协议配置，设备数据通过 MQTT 上报至平台，"
     "附实训报告（含拓扑图、配置截图与数据看板）。"

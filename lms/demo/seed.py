@@ -26,6 +26,8 @@ from lms.audit import services as audit
 from lms.catalog import services as catalog
 from lms.catalog.models import Course, CourseInstructor, CourseStatus, Module, Program
 from lms.catalog.schemas import CourseCreate, ModuleCreate, ProgramCreate
+from lms.certificates import services as certificates
+from lms.certificates.models import Certificate
 from lms.core.db import utcnow
 from lms.demo import data
 from lms.enrollments import services as enrollments
@@ -232,9 +234,17 @@ def _study(seed: Seed, n: int, user: User, enrollment: Enrollment, modules: list
             if n % 3 == 0:  # a wrong first attempt, then a pass: the best attempt counts
                 learning.submit_attempt(module, enrollment, [[] for _ in module.quiz.questions])
             learning.submit_attempt(module, enrollment, [q.correct for q in module.quiz.questions])
-    practical = next((m for m in modules if m.kind == "practical"), None)
-    if practical is None or n > data.DEMO_SUBMITTERS:
+    practicals = [m for m in modules if m.kind == "practical"]
+    if not practicals or n > data.DEMO_SUBMITTERS:
         return
+    graded = n <= data.DEMO_GRADED
+    _submit_report(seed, n, user, practicals[0], graded=graded)
+    # The first few finish the whole course: the second practical too, passed.
+    if n <= data.DEMO_COMPLETERS and graded and n % 5 and len(practicals) > 1:
+        _submit_report(seed, n, user, practicals[1], graded=True)
+
+
+def _submit_report(seed: Seed, n: int, user: User, practical: Module, *, graded: bool) -> None:
     upload = FileStorage(
         stream=io.BytesIO(data.demo_report_pdf(user.full_name_en or user.email)),
         filename="实训报告.pdf",
@@ -244,7 +254,7 @@ def _study(seed: Seed, n: int, user: User, enrollment: Enrollment, modules: list
         practical.id, user, text=data.DEMO_SUBMISSION_TEXT, uploads=[upload]
     )
     seed.created["submission"] += 1
-    if n <= data.DEMO_GRADED:
+    if graded:
         _grade(seed, n, submission, practical)
 
 
@@ -268,7 +278,29 @@ def _grade(seed: Seed, n: int, submission: Submission, practical: Module) -> Non
     seed.created["returned" if returned else "grade"] += 1
 
 
-STEPS: tuple[Step, ...] = (seed_accounts, seed_first_station, seed_learning_activity)
+def seed_certificates(seed: Seed) -> None:
+    """Issue certificates to every eligible teacher of the demo course (a no-op for those
+    who have one: issuance is idempotent)."""
+    course = db.session.scalar(select(Course).where(Course.code == data.FIRST_STATION_CODE))
+    if course is None or course.status != CourseStatus.PUBLISHED:
+        return
+    admin = seed.users[data.ADMIN["email"]]
+    result = certificates.issue_certificates(course, actor=admin)
+    seed.created["certificate"] += len(result["issued"])
+    valid = db.session.scalar(
+        select(func.count()).where(
+            Certificate.course_id == course.id, Certificate.status == "valid"
+        )
+    )
+    seed.summary.append(f"Demo certificates: {valid} valid (teachers who completed the course).")
+
+
+STEPS: tuple[Step, ...] = (
+    seed_accounts,
+    seed_first_station,
+    seed_learning_activity,
+    seed_certificates,
+)
 
 
 def run(password: str = data.DEMO_PASSWORD) -> Seed:

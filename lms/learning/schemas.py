@@ -4,8 +4,9 @@ No schema here has a field for the correct answers of a quiz: they never leave t
 through these endpoints.
 """
 
-from marshmallow import Schema, fields, post_dump, validate
+from marshmallow import Schema, fields, post_dump, pre_dump, validate
 
+from lms.certificates.completion_schemas import MissingOut
 from lms.core.schemas import AwareDateTime, DecimalNumber, StrictSchema
 
 MAX_QUESTIONS, MAX_CHOICES = 200, 20  # the catalogue's limits on a quiz
@@ -101,4 +102,17 @@ class ProgressOut(Schema):
     theory_hours = DecimalNumber(places=1)
     practical_hours = DecimalNumber(places=1)
     total_hours = DecimalNumber(places=1)
+    eligible = fields.Boolean(
+        metadata={"description": "Completion (DESIGN section 3), as the viewer sees it."}
+    )
+    missing = fields.List(
+        fields.Nested(MissingOut), metadata={"description": "Why not eligible; empty when it is."}
+    )
     modules = fields.List(fields.Nested(ModuleProgressOut))
+
+    @pre_dump
+    def _flatten(self, evaluation, **kwargs):
+        """Dump a ``completion.Evaluation``: its progress plus the verdict."""
+        progress = evaluation.progress
+        data = {name: getattr(progress, name) for name in self.fields if hasattr(progress, name)}
+        return {**data, "eligible": evaluation.eligible, "missing": evaluation.missing}

@@ -3,6 +3,7 @@
 from flask_smorest import Blueprint
 
 from lms.catalog import permissions
+from lms.certificates import completion
 from lms.core.auth import actor, login_required
 from lms.core.pagination import paginate
 from lms.enrollments.services import get_enrollment
@@ -98,8 +99,11 @@ def enrollment_progress(enrollment_id):
     """Per-module status and credited hours of an enrolment (its teacher, or course staff).
 
     ``view`` says whose view it is: teachers do not see grades before their release.
+    ``eligible`` and ``missing`` give the completion verdict in the same view (a teacher's
+    unreleased pass does not count yet).
     """
     user = actor()
     enrollment = get_enrollment(enrollment_id, user)
     staff = permissions.is_course_staff(user, enrollment.course)
-    return progress_for_enrollment(enrollment, viewer_is_staff=staff)
+    progress = progress_for_enrollment(enrollment, viewer_is_staff=staff)
+    return completion.evaluate(progress, enrollment.course)

@@ -76,6 +76,7 @@ def test_production_cookies_are_secure(monkeypatch):
     from config import load_config
 
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("LMS_SIGNING_KEY", "/run/secrets/lms-signing-key.pem")  # only named
     assert load_config("production")["SESSION_COOKIE_SECURE"] is True
     assert load_config("development")["SESSION_COOKIE_SECURE"] is False
 

@@ -1,0 +1,237 @@
+"""Issuance under real concurrency (PostgreSQL only).
+
+These tests commit for real (marker ``real_db``). Fifty requests, each with its own test
+client (sharing one admin API token, so no login per thread), are released together by a
+barrier; each request gets its own app context, session and connection, as in production.
+
+The negative controls show what guarantees the outcome. They turn issuance into a naive
+check-then-insert (a plain INSERT instead of ``INSERT ... ON CONFLICT DO NOTHING``, and no
+second look after the enrolment row locks): the partial unique index still allows only
+one certificate, but requests fail; without the index as well, duplicates appear.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from lms.audit.models import AuditEvent
+from lms.certificates import services
+from lms.certificates.models import Certificate, CertificateSequence
+from lms.extensions import db
+from lms.learning.models import ModuleCompletion
+from tests.conftest import POSTGRES
+from tests.factories import ApiClient, UserFactory
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.real_db,
+    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)"),
+]
+
+THREADS = 50
+REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 3)]
+_codes = itertools.count(1)
+
+
+@pytest.fixture
+def admin_token(app) -> str:
+    with app.app_context():
+        admin = UserFactory().create(role="admin")
+    client = ApiClient(app.test_client())
+    client.login(admin.email)
+    response = client.post("/api/v1/auth/tokens", json={"name": "race"})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["token"]
+
+
+def admin_client(app, token: str) -> ApiClient:
+    client = ApiClient(app.test_client())
+    client.bearer = token
+    return client
+
+
+def make_course(app, token: str) -> tuple[int, int]:
+    """A committed, published course with one theory module: (course_id, module_id)."""
+    client = admin_client(app, token)
+    response = client.post(
+        "/api/v1/courses",
+        json={
+            "code": f"GZ-CERT-RACE-{next(_codes)}",
+            "title": "工业互联网产教融合教师研修·广州站",
+            "starts_on": "2020-12-02",
+            "ends_on": "2020-12-08",
+        },
+    )
+    assert response.status_code == 201, response.get_json()
+    course_id = response.get_json()["id"]
+    module = client.post(
+        f"/api/v1/courses/{course_id}/modules",
+        json={"kind": "theory", "title": "工业互联网体系架构", "hours": 2},
+    ).get_json()
+    assert client.post(f"/api/v1/courses/{course_id}/publish").status_code == 200
+    return course_id, module["id"]
+
+
+def enrol_eligible(app, token: str, course_id: int, module_id: int) -> int:
+    """A new teacher enrolled by the admin, with the module completed: the enrolment id."""
+    with app.app_context():
+        teacher = UserFactory().create(role="teacher")
+    response = admin_client(app, token).post(
+        f"/api/v1/courses/{course_id}/enrollments", json={"user_id": teacher.id}
+    )
+    assert response.status_code == 201, response.get_json()
+    enrollment_id = response.get_json()["id"]
+    with app.app_context():
+        db.session.add(
+            ModuleCompletion(enrollment_id=enrollment_id, module_id=module_id, how="manual")
+        )
+        db.session.commit()
+    return enrollment_id
+
+
+def eligible_enrollment(app, token: str) -> tuple[int, int]:
+    """A committed course and an eligible active enrolment: (course_id, enrollment_id)."""
+    course_id, module_id = make_course(app, token)
+    return course_id, enrol_eligible(app, token, course_id, module_id)
+
+
+def issue_together(app, token: str, course_id: int, enrollment_id: int | None, threads=THREADS):
+    """Fire ``threads`` identical issuance requests at once (for one enrolment, or
+    all_eligible when ``enrollment_id`` is None); (status, body) of each."""
+    url = f"/api/v1/courses/{course_id}/certificates"
+    payload = (
+        {"all_eligible": True} if enrollment_id is None else {"enrollment_ids": [enrollment_id]}
+    )
+    clients = [admin_client(app, token) for _ in range(threads)]
+    barrier = threading.Barrier(threads, timeout=60)
+
+    def run(client):
+        barrier.wait()
+        response = client.post(url, json=payload)
+        return response.status_code, response.get_json()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(run, clients, timeout=180))
+
+
+def certificates_of(app, enrollment_id: int) -> Counter:
+    with app.app_context():
+        rows = db.session.execute(
+            select(Certificate.status, func.count())
+            .where(Certificate.enrollment_id == enrollment_id)
+            .group_by(Certificate.status)
+        ).all()
+    return Counter(dict(rows))
+
+
+@pytest.mark.parametrize("run", REPEATS)
+def test_fifty_simultaneous_issuances_give_exactly_one_certificate(app, admin_token, run):
+    course_id, enrollment_id = eligible_enrollment(app, admin_token)
+
+    results = issue_together(app, admin_token, course_id, enrollment_id)
+
+    assert Counter(status for status, _ in results) == {200: THREADS}
+    issued = [c for _, body in results for c in body["issued"]]
+    skipped = [s for _, body in results for s in body["skipped"]]
+    assert len(issued) == 1
+    assert len(skipped) == THREADS - 1
+    assert {s["reason"] for s in skipped} == {"already_issued"}
+    assert {s.get("serial") for s in skipped} == {issued[0]["serial"]}
+    assert certificates_of(app, enrollment_id) == {"valid": 1}
+    assert issued[0]["serial"].endswith("-00001")
+    with app.app_context():
+        # Losers noticed the winner after waiting for the enrolment lock: no serial burned.
+        assert (
+            db.session.scalar(
+                select(CertificateSequence.last_no).where(
+                    CertificateSequence.course_id == course_id
+                )
+            )
+            == 1
+        )
+        events = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "certificate.issued")
+        )
+    assert events == 1
+
+
+_insert_ignoring = services._insert_ignoring
+
+
+def test_ten_simultaneous_bulk_issuances_issue_each_enrolment_once(app, admin_token):
+    course_id, module_id = make_course(app, admin_token)
+    enrollment_ids = [enrol_eligible(app, admin_token, course_id, module_id) for _ in range(20)]
+
+    results = issue_together(app, admin_token, course_id, None, threads=10)
+
+    assert Counter(status for status, _ in results) == {200: 10}
+    issued = [c for _, body in results for c in body["issued"]]
+    assert sorted(c["enrollment_id"] for c in issued) == sorted(enrollment_ids)
+    for _, body in results:  # every request accounts for every enrolment
+        seen = [c["enrollment_id"] for c in body["issued"]] + [
+            s["enrollment_id"] for s in body["skipped"]
+        ]
+        assert sorted(seen) == sorted(enrollment_ids)
+        assert {s["reason"] for s in body["skipped"]} <= {"already_issued"}
+    with app.app_context():
+        serials = db.session.scalars(
+            select(Certificate.serial).where(Certificate.course_id == course_id)
+        ).all()
+    assert len(serials) == len(set(serials)) == 20
+
+
+def _naive_insert(model, **kwargs):
+    """What issuance would be without ON CONFLICT: a plain INSERT of certificates."""
+    if model is Certificate:
+        return insert(model.__table__)
+    return _insert_ignoring(model, **kwargs)
+
+
+def test_control_plain_insert_with_the_index_fails_requests_but_never_duplicates(
+    app, admin_token, monkeypatch
+):
+    course_id, enrollment_id = eligible_enrollment(app, admin_token)
+    monkeypatch.setattr(services, "_insert_ignoring", _naive_insert)
+    monkeypatch.setattr(services, "_issued_while_waiting", lambda ids: {})
+
+    results = issue_together(app, admin_token, course_id, enrollment_id)
+
+    statuses = Counter(status for status, _ in results)
+    assert statuses[200] >= 1
+    assert any(status >= 500 for status in statuses), statuses  # unhandled conflicts
+    assert certificates_of(app, enrollment_id) == {"valid": 1}  # the index held
+
+
+def _one_valid_index():
+    (index,) = [i for i in Certificate.__table__.indexes if i.name == services.ONE_VALID_INDEX]
+    return index
+
+
+def test_control_without_the_partial_unique_index_duplicates_appear(app, admin_token, monkeypatch):
+    course_id, enrollment_id = eligible_enrollment(app, admin_token)
+    # A naive check-then-insert: no ON CONFLICT, no second look after the row locks.
+    monkeypatch.setattr(services, "_insert_ignoring", _naive_insert)
+    monkeypatch.setattr(services, "_issued_while_waiting", lambda ids: {})
+    index = _one_valid_index()
+    with app.app_context():
+        with db.engine.begin() as conn:
+            index.drop(conn)
+    try:
+        results = issue_together(app, admin_token, course_id, enrollment_id)
+        valid = certificates_of(app, enrollment_id)["valid"]
+    finally:
+        with app.app_context():
+            with db.engine.begin() as conn:
+                conn.execute(Certificate.__table__.delete())
+                index.create(conn)
+
+    assert Counter(status for status, _ in results) == {200: THREADS}
+    assert valid > 1, "without the index, concurrent requests issue duplicates"
