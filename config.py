@@ -141,6 +141,7 @@ def load_config(env: str | None = None) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
         "LOGIN_RATE_LIMIT_PER_ADDRESS": os.environ.get("LMS_LOGIN_LIMIT_ADDRESS", "30 per minute"),
+        "CERT_VERIFY_RATE_LIMIT": os.environ.get("LMS_VERIFY_LIMIT_ADDRESS", "60 per minute"),
         "LOGIN_RATE_LIMIT_PER_ACCOUNT": os.environ.get("LMS_LOGIN_LIMIT_ACCOUNT", "5 per minute"),
         # flask-smorest / OpenAPI
         "API_TITLE": "Dual-qualified teacher training LMS",
