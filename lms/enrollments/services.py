@@ -115,19 +115,23 @@ def enroll(course: Course, user: User, *, source: str, actor: User) -> Enrollmen
             enrollment = _place(course, user, source)
     except IntegrityError as exc:  # the same user enrolled concurrently
         raise AlreadyEnrolled() from exc
+    _record_created(enrollment, source, actor)
+    return enrollment
+
+
+def _record_created(enrollment: Enrollment, source: str, actor: User | None) -> None:
     audit.record(
         "enrollment.created",
         "enrollment",
         enrollment.id,
         actor=actor,
         data={
-            "course_id": course.id,
-            "user_id": user.id,
+            "course_id": enrollment.course_id,
+            "user_id": enrollment.user_id,
             "status": enrollment.status,
             "source": source,
         },
     )
-    return enrollment
 
 
 def _place(course: Course, user: User, source: str) -> Enrollment:
@@ -162,20 +166,9 @@ def enroll_many(course: Course, users: list[User], *, source: str, actor: User) 
         try:
             with db.session.begin_nested():
                 enrollment = _place(course, user, source)
-        except AlreadyEnrolled:
+        except (AlreadyEnrolled, IntegrityError):  # enrolled meanwhile: keep theirs
             continue
-        audit.record(
-            "enrollment.created",
-            "enrollment",
-            enrollment.id,
-            actor=actor,
-            data={
-                "course_id": course.id,
-                "user_id": user.id,
-                "status": enrollment.status,
-                "source": source,
-            },
-        )
+        _record_created(enrollment, source, actor)
         placed.append(enrollment)
     return placed
 
