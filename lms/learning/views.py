@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from lms.catalog import permissions
 from lms.certificates import completion
-from lms.core.auth import actor, login_required
+from lms.core.auth import actor, authorized_by, login_required
 from lms.core.pagination import paginate
 from lms.enrollments.services import get_enrollment
 from lms.learning import services
@@ -69,6 +69,7 @@ def mark_completion(enrollment_id, module_id):
 
 @blp.route("/modules/<int:module_id>/quiz-attempts", methods=["POST"])
 @login_required
+@authorized_by(lambda user, module_id: services.learner_for(module_id, user))
 @blp.arguments(QuizAttemptIn)
 @blp.response(201, QuizAttemptResultOut)
 def submit_quiz_attempt(data, module_id):

@@ -7,11 +7,11 @@ from flask import send_file
 from flask_smorest import Blueprint
 
 from lms.accounts.models import User
-from lms.core.auth import accepts, actor, login_required
+from lms.core.auth import accepts, actor, authorized_by, login_required
 from lms.core.pagination import paginate
 from lms.core.storage import get_storage
 from lms.extensions import db
-from lms.learning.access import visible_module
+from lms.learning.access import learner_enrollment, visible_module
 from lms.practicals import files as file_checks
 from lms.practicals import submissions as services
 from lms.practicals.schemas import (
@@ -35,6 +35,7 @@ blp = Blueprint(
 
 @blp.route("/modules/<int:module_id>/submissions", methods=["POST"])
 @login_required
+@authorized_by(lambda user, module_id: learner_enrollment(visible_module(module_id, user), user))
 @accepts("multipart/form-data")
 @blp.arguments(SubmissionFiles, location="files")
 @blp.arguments(SubmissionForm, location="form", content_type="multipart/form-data")
@@ -138,6 +139,7 @@ def _extension_out(extension, user_id: int, full_name: str) -> dict:
 
 @blp.route("/modules/<int:module_id>/extensions", methods=["POST"])
 @login_required
+@authorized_by(lambda user, module_id: services.staff_module(module_id, user))
 @blp.arguments(ExtensionIn)
 @blp.response(201, ExtensionOut)
 @blp.alt_response(

@@ -1,0 +1,1 @@
+"""Security tests: the authorization matrix (issue 6)."""
