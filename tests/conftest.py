@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from lms import create_app
 from lms.extensions import db, limiter
-from tests.factories import ApiClient, UserFactory
+from tests.factories import ApiClient, UserFactory, client_for
 
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 
@@ -170,6 +170,17 @@ def teacher_client(app, teacher):
     c = ApiClient(app.test_client())
     c.login(teacher.email)
     return c
+
+
+@pytest.fixture
+def instructor(users):
+    """An instructor account (assign it to a course to make it course staff)."""
+    return users.create(role="instructor", full_name="陈建国")
+
+
+@pytest.fixture
+def instructor_client(app, instructor):
+    return client_for(app, instructor)
 
 
 @pytest.fixture

@@ -91,6 +91,13 @@ class ApiClient:
         return self.open("DELETE", url, **kw)
 
 
+def client_for(app, user) -> ApiClient:
+    """A fresh browser logged in as ``user`` (with the factory password)."""
+    client = ApiClient(app.test_client())
+    client.login(user.email)
+    return client
+
+
 def assert_problem(response, status: int, code: str | None = None) -> dict:
     """Assert an RFC 9457 problem answer with ``status`` (and ``code``); return its body."""
     assert response.status_code == status, response.get_data(as_text=True)

@@ -14,20 +14,7 @@ from tests.catalog.helpers import (
     create_course,
     published_course,
 )
-from tests.factories import ApiClient, assert_problem
-
-
-@pytest.fixture
-def instructor(users):
-    return users.create(role="instructor", full_name="陈建国")
-
-
-@pytest.fixture
-def instructor_client(app, instructor):
-    c = ApiClient(app.test_client())
-    c.login(instructor.email)
-    return c
-
+from tests.factories import assert_problem
 
 # --- programmes ----------------------------------------------------------------------------
 

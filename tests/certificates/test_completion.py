@@ -41,16 +41,6 @@ MIN_HOURS = {"min_theory_hours": 8, "min_practical_hours": 8}
 
 
 @pytest.fixture
-def instructor(users):
-    return users.create(role="instructor", full_name="陈建国")
-
-
-@pytest.fixture
-def instructor_client(app, instructor):
-    return client_for(app, instructor)
-
-
-@pytest.fixture
 def course(admin_client, instructor):
     course, modules = make_course(admin_client, MODULES, instructor=instructor, **MIN_HOURS)
     names = ("theory", "quiz", "optional", "practical", "elective")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.factories import ApiClient, assert_problem
+from tests.factories import assert_problem, client_for
 
 THEORY = {"kind": "theory", "title": "工业互联网体系架构", "hours": 4}
 _codes = itertools.count(1)
@@ -39,12 +39,6 @@ def make_course(admin_client, *, publish: bool = True, **overrides) -> dict:
         assert response.status_code == 200, response.get_json()
         course = response.get_json()
     return course
-
-
-def client_for(app, user) -> ApiClient:
-    c = ApiClient(app.test_client())
-    c.login(user.email)
-    return c
 
 
 def enrol(client, course_id, /, **body):
@@ -80,16 +74,6 @@ def now_plus(**delta) -> str:
 
 
 # --- personas ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def instructor(users):
-    return users.create(role="instructor", full_name="陈建国")
-
-
-@pytest.fixture
-def instructor_client(app, instructor):
-    return client_for(app, instructor)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from tests.catalog.helpers import COURSE, QUIZ, add_module
-from tests.factories import ApiClient
+from tests.factories import client_for  # noqa: F401 - re-exported to this package's tests
 
 _codes = itertools.count(1)
 
@@ -14,12 +14,6 @@ WITH_QUIZ = {"kind": "theory", "title": "工业大数据与人工智能", "hours
 # QUIZ: question 0 (2 points) single choice [0]; question 1 (3 points) multiple [0, 1, 2].
 ALL_RIGHT = [[0], [0, 1, 2]]
 ONLY_FIRST_RIGHT = [[0], [0, 1]]  # 2 of 5 points: 40 %, below the 60 % pass mark
-
-
-def client_for(app, user) -> ApiClient:
-    c = ApiClient(app.test_client())
-    c.login(user.email)
-    return c
 
 
 def make_course(admin_client, modules, *, instructor=None, publish=True, **overrides):

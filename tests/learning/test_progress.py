@@ -38,16 +38,6 @@ OPTIONAL = {**NO_QUIZ, "title": "选修：数字孪生", "hours": 1, "required":
 
 
 @pytest.fixture
-def instructor(users):
-    return users.create(role="instructor", full_name="陈建国")
-
-
-@pytest.fixture
-def instructor_client(app, instructor):
-    return client_for(app, instructor)
-
-
-@pytest.fixture
 def course(admin_client, instructor):
     course, modules = make_course(
         admin_client, [NO_QUIZ, WITH_QUIZ, OPTIONAL, PRACTICAL], instructor=instructor

@@ -36,16 +36,6 @@ from tests.learning import (
 
 
 @pytest.fixture
-def instructor(users):
-    return users.create(role="instructor", full_name="陈建国")
-
-
-@pytest.fixture
-def instructor_client(app, instructor):
-    return client_for(app, instructor)
-
-
-@pytest.fixture
 def other_instructor_client(app, users):
     return client_for(app, users.create(role="instructor", full_name="周导师"))
 

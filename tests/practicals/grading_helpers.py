@@ -18,17 +18,11 @@ from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.learning.models import ModuleCompletion, QuizAttempt
 from lms.practicals.models import Grade, Submission, SubmissionFile
-from tests.factories import ApiClient
+from tests.factories import ApiClient, client_for
 
 _seq = itertools.count(1)
 BASE_TIME = datetime(2020, 12, 3, 9, 0, tzinfo=UTC)
 RUBRIC = (("设备接入", 40), ("数据上报", 40), ("实训报告", 20))
-
-
-def client_for(app, user: User) -> ApiClient:
-    c = ApiClient(app.test_client())
-    c.login(user.email)
-    return c
 
 
 def make_course(*, grade_release: str = "immediate", status: str = "published", **fields) -> Course:

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from lms.extensions import db
 from tests.catalog.helpers import PRACTICAL
-from tests.factories import ApiClient
+from tests.factories import ApiClient, client_for
 
 _codes = itertools.count(1)
 
@@ -117,12 +117,6 @@ def practical_defaults() -> dict:
         "closes_at": _iso(now + timedelta(days=14)),
         "allowed_extensions": None,
     }
-
-
-def client_for(app, user) -> ApiClient:
-    c = ApiClient(app.test_client())
-    c.login(user.email)
-    return c
 
 
 def enrol(client, course_id: int) -> dict:
