@@ -10,13 +10,18 @@ returns the reasons, not only a boolean. It is set-based: it reuses
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sqlalchemy import func, or_, select
+
+from lms.accounts.models import User
 from lms.catalog.models import Course, ModuleKind
 from lms.enrollments.models import Enrollment, EnrollmentStatus
+from lms.extensions import db
 from lms.learning.progress import (
+    BATCH,
     COMPLETED,
     PASSED,
     CourseModule,
@@ -122,3 +127,91 @@ def evaluate_enrollment(enrollment: Enrollment, *, viewer_is_staff: bool = True)
     return evaluate_enrollments(enrollment.course, [enrollment], viewer_is_staff=viewer_is_staff)[
         enrollment.id
     ]
+
+
+# --- the course completion list ------------------------------------------------------------
+
+
+def enrollments_query(course: Course, statuses: list[str], q: str | None):
+    """The course's enrolments with ``statuses`` (and matching ``q``) as rows carrying what
+    progress needs (id, course_id, user_id, status) and who the enrolled user is."""
+    stmt = (
+        select(
+            Enrollment.id,
+            Enrollment.course_id,
+            Enrollment.user_id,
+            Enrollment.status,
+            User.email,
+            User.full_name,
+            User.full_name_en,
+            User.institution,
+        )
+        .join(User, User.id == Enrollment.user_id)
+        .where(Enrollment.course_id == course.id, Enrollment.status.in_(statuses))
+    )
+    if q:
+        needle = q.lower()
+        stmt = stmt.where(
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (User.email, User.full_name, User.full_name_en)
+                )
+            )
+        )
+    return stmt
+
+
+def evaluated(course: Course, stmt) -> Iterator[tuple]:
+    """(row, Evaluation) for every row of ``stmt``, by enrolment id, ``BATCH`` at a time:
+    the modules once, then the same queries for each batch."""
+    modules = course_modules(course)
+    after = 0
+    while True:
+        rows = db.session.execute(
+            stmt.where(Enrollment.id > after).order_by(Enrollment.id).limit(BATCH)
+        ).all()
+        evaluations = evaluate_enrollments(course, rows, modules=modules) if rows else {}
+        for row in rows:
+            yield row, evaluations[row.id]
+        if len(rows) < BATCH:
+            return
+        after = rows[-1].id
+
+
+def completion_page(course: Course, stmt, eligible: bool | None, pagination_parameters):
+    """The requested page of the evaluated rows of ``stmt`` (only the eligible or only the
+    others when ``eligible`` is given) and the summary of all of them. Sets the item count
+    for the X-Pagination header."""
+    first, last = pagination_parameters.first_item, pagination_parameters.last_item
+    summary = {"eligible": 0, "not_eligible": 0}
+    page, position = [], 0
+    for row, evaluation in evaluated(course, stmt):
+        summary["eligible" if evaluation.eligible else "not_eligible"] += 1
+        if eligible is not None and evaluation.eligible != eligible:
+            continue
+        if first <= position <= last:
+            page.append(entry(row, evaluation))
+        position += 1
+    pagination_parameters.item_count = position
+    return page, summary
+
+
+def entry(row, evaluation: Evaluation) -> dict:
+    """One enrolment of the list, as ``CompletionEntryOut`` reads it."""
+    progress = evaluation.progress
+    return {
+        "enrollment_id": row.id,
+        "user_id": row.user_id,
+        "email": row.email,
+        "full_name": row.full_name,
+        "full_name_en": row.full_name_en,
+        "institution": row.institution,
+        "status": row.status,
+        "theory_hours": progress.theory_hours,
+        "practical_hours": progress.practical_hours,
+        "total_hours": progress.total_hours,
+        "eligible": evaluation.eligible,
+        "missing": evaluation.missing,
+        "modules": progress.modules,
+    }

@@ -492,12 +492,12 @@ def test_the_query_count_does_not_grow_with_enrolments_or_modules(
 def test_batches_follow_each_other_without_losing_or_repeating_anyone(
     monkeypatch, admin_client, course, mixed, count_queries
 ):
-    import lms.certificates.completion_views as views
+    import lms.certificates.completion as service
 
     completion_ok(admin_client, course["id"])
     with count_queries() as one_batch:
         everyone, summary = completion_ok(admin_client, course["id"])
-    monkeypatch.setattr(views, "BATCH", 2)
+    monkeypatch.setattr(service, "BATCH", 2)
     with count_queries() as three_batches:
         assert completion_ok(admin_client, course["id"]) == (everyone, summary)
     assert len(three_batches) == len(one_batch) + 2 * 5
