@@ -36,6 +36,17 @@ def pytest_configure(config):
     )
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The safety evidence (tests/evidence.py): routes x personas, fuzz cases, races..."""
+    from tests import evidence
+
+    found = evidence.lines()
+    if found:
+        terminalreporter.write_sep("-", "safety evidence")
+        for line in found:
+            terminalreporter.write_line(line)
+
+
 def pytest_report_header(config):
     url = os.environ.get("TEST_DATABASE_URL") or "sqlite (temporary file)"
     return f"database: {url}"
