@@ -58,6 +58,10 @@ def secure_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        # Over HTTPS (directly, or via a trusted proxy's X-Forwarded-Proto): browsers must
+        # never come back over plain HTTP. Not sent over HTTP, where it would be ignored.
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     is_html = response.mimetype == "text/html"
     headers.setdefault("Content-Security-Policy", HTML_CSP if is_html else API_CSP)
     if request.path.startswith("/api/") and "/docs/assets/" not in request.path:

@@ -88,6 +88,13 @@ def test_security_headers_on_api_answers(client):
     assert response.headers["Referrer-Policy"] == "same-origin"
 
 
+def test_hsts_only_over_https(client):
+    plain = client.client.get("/healthz")
+    assert "Strict-Transport-Security" not in plain.headers
+    secure = client.client.get("/healthz", base_url="https://lms.example.edu.cn")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
 def test_authenticated_api_answers_are_not_stored(teacher_client):
     response = teacher_client.get("/api/v1/auth/me")
     assert response.headers["Cache-Control"] == "no-store"
