@@ -21,12 +21,23 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from lms.audit.models import AuditEvent
+from lms.audit.services import verify_chain
+from lms.catalog.models import Course
 from lms.certificates import services
 from lms.certificates.models import Certificate, CertificateSequence
+from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.learning.models import ModuleCompletion
+from tests import evidence
 from tests.conftest import POSTGRES
 from tests.factories import ApiClient, UserFactory
+from tests.races import (
+    REQUESTS_FIRED,
+    control_caught,
+    fire_together,
+    no_server_errors,
+    race_passed,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -35,7 +46,7 @@ pytestmark = [
 ]
 
 THREADS = 50
-REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 3)]
+REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 4)]
 _codes = itertools.count(1)
 
 
@@ -109,6 +120,7 @@ def issue_together(app, token: str, course_id: int, enrollment_id: int | None, t
         {"all_eligible": True} if enrollment_id is None else {"enrollment_ids": [enrollment_id]}
     )
     clients = [admin_client(app, token) for _ in range(threads)]
+    evidence.add(REQUESTS_FIRED, threads)
     barrier = threading.Barrier(threads, timeout=60)
 
     def run(client):
@@ -161,12 +173,76 @@ def test_fifty_simultaneous_issuances_give_exactly_one_certificate(app, admin_to
             .where(AuditEvent.action == "certificate.issued")
         )
     assert events == 1
+    race_passed(f"{THREADS} issuances for one enrolment")
+
+
+@pytest.mark.parametrize("run", REPEATS)
+def test_issuances_racing_withdrawals_certify_exactly_the_teachers_who_stayed(
+    app, admin_token, run
+):
+    """12 eligible enrolments, each issued by its own request, while 6 of them are
+    withdrawn at the same moment. Each ends either completed with one certificate (its
+    withdrawal, later, gets 409 not-withdrawable) or withdrawn with none (its issuance skips
+    it as not_active); the serials are consecutive, the seats exact."""
+    course_id, module_id = make_course(app, admin_token)
+    ids = [enrol_eligible(app, admin_token, course_id, module_id) for _ in range(12)]
+    leaving = ids[::2]
+    issuers = [admin_client(app, admin_token) for _ in ids]
+    removers = [admin_client(app, admin_token) for _ in leaving]
+    url = f"/api/v1/courses/{course_id}/certificates"
+
+    results = fire_together(
+        [
+            lambda c=c, i=i: c.post(url, json={"enrollment_ids": [i]})
+            for c, i in zip(issuers, ids, strict=True)
+        ]
+        + [
+            lambda c=c, i=i: c.post(f"/api/v1/enrollments/{i}/withdraw")
+            for c, i in zip(removers, leaving, strict=True)
+        ]
+    )
+
+    no_server_errors(results)
+    issues, withdrawals = results[: len(ids)], results[len(ids) :]
+    assert {status for status, _ in issues} == {200}
+    with app.app_context():
+        stored = dict(
+            db.session.execute(
+                select(Enrollment.id, Enrollment.status).where(Enrollment.id.in_(ids))
+            ).all()
+        )
+        seats = db.session.scalar(select(Course.seats_taken).where(Course.id == course_id))
+        _, chain_break = verify_chain()
+    certified = {c["enrollment_id"] for _, body in issues for c in body["issued"]}
+    assert certified == {i for i, s in stored.items() if s == "completed"}
+    assert set(ids) - certified == {i for i, s in stored.items() if s == "withdrawn"}
+    assert set(ids) - certified <= set(leaving)
+    for i, (_, body) in zip(ids, issues, strict=True):
+        if i not in certified:
+            assert [(s["enrollment_id"], s["reason"]) for s in body["skipped"]] == [
+                (i, "not_active")
+            ]
+    for i, (status, body) in zip(leaving, withdrawals, strict=True):
+        if i in certified:
+            assert (status, body["code"]) == (409, "not-withdrawable")
+        else:
+            assert (status, body["status"]) == (200, "withdrawn")
+    for i in ids:
+        assert certificates_of(app, i) == ({"valid": 1} if i in certified else {})
+    serials = sorted(int(c["serial"].rsplit("-", 1)[1]) for _, b in issues for c in b["issued"])
+    assert serials == list(range(1, len(certified) + 1))  # no serial burned or repeated
+    assert seats == len(certified)  # completed enrolments keep their seat, withdrawn free it
+    assert chain_break is None
+    evidence.add("issuance vs withdrawal: issuance first", len(set(leaving) & certified))
+    evidence.add("issuance vs withdrawal: withdrawal first", len(set(leaving) - certified))
+    race_passed("12 issuances racing 6 withdrawals")
 
 
 _insert_ignoring = services._insert_ignoring
 
 
-def test_ten_simultaneous_bulk_issuances_issue_each_enrolment_once(app, admin_token):
+@pytest.mark.parametrize("run", REPEATS)
+def test_ten_simultaneous_bulk_issuances_issue_each_enrolment_once(app, admin_token, run):
     course_id, module_id = make_course(app, admin_token)
     enrollment_ids = [enrol_eligible(app, admin_token, course_id, module_id) for _ in range(20)]
 
@@ -186,6 +262,7 @@ def test_ten_simultaneous_bulk_issuances_issue_each_enrolment_once(app, admin_to
             select(Certificate.serial).where(Certificate.course_id == course_id)
         ).all()
     assert len(serials) == len(set(serials)) == 20
+    race_passed("10 bulk issuances over 20 enrolments")
 
 
 def _naive_insert(model, **kwargs):
@@ -208,6 +285,7 @@ def test_control_plain_insert_with_the_index_fails_requests_but_never_duplicates
     assert statuses[200] >= 1
     assert any(status >= 500 for status in statuses), statuses  # unhandled conflicts
     assert certificates_of(app, enrollment_id) == {"valid": 1}  # the index held
+    control_caught("issuance by plain INSERT", [f"answers {dict(statuses)}"])
 
 
 def _one_valid_index():
@@ -235,3 +313,4 @@ def test_control_without_the_partial_unique_index_duplicates_appear(app, admin_t
 
     assert Counter(status for status, _ in results) == {200: THREADS}
     assert valid > 1, "without the index, concurrent requests issue duplicates"
+    control_caught("issuance without the unique index", [f"{valid} valid certificates"])

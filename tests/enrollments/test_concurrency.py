@@ -4,6 +4,12 @@ These tests commit for real (marker ``real_db``: the rolled-back test transactio
 serialise everything on one connection). Every thread has its own test client, logged in
 beforehand as its own user, and the threads are released together by a barrier; each
 request gets its own app context, database session and connection, as in production.
+
+Each race runs three times (run1..run3). 200 simultaneous enrolments are more than the
+engine's pool holds: requests wait for a connection, and one that waits beyond
+pool_timeout is a 503 with Retry-After, never a 500. The negative controls run the same
+checks (``capacity_anomalies``) against a read-then-write seat counter and must fail them.
+Withdraw-and-promote races are in test_promotion_concurrency.py.
 """
 
 from __future__ import annotations
@@ -13,17 +19,28 @@ import json
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
+from lms import create_app
 from lms.catalog.models import Course
 from lms.enrollments import services as enrollment_services
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
+from tests import evidence
 from tests.conftest import POSTGRES
-from tests.factories import ApiClient, UserFactory
+from tests.factories import ApiClient
+from tests.races import (
+    client_for,
+    control_caught,
+    create_users,
+    fire_together,
+    no_server_errors,
+    race_passed,
+    token_clients,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -34,26 +51,9 @@ pytestmark = [
 REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 4)]
 THEORY = {"kind": "theory", "title": "工业互联网体系架构", "hours": 4}
 _codes = itertools.count(1)
-_addresses = itertools.count(1)
 
 
 # --- set-up (committed) --------------------------------------------------------------------
-
-
-def client_for(app, email: str) -> ApiClient:
-    """A logged-in client with its own address (the login rate limit is per address)."""
-    c = ApiClient(app.test_client())
-    n = next(_addresses)
-    c.client.environ_base["REMOTE_ADDR"] = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
-    c.login(email)
-    return c
-
-
-def create_users(app, n: int, role: str = "teacher") -> list[str]:
-    """Commit ``n`` users; return their emails."""
-    factory = UserFactory()
-    with app.app_context():
-        return [factory.create(role=role).email for _ in range(n)]
 
 
 @pytest.fixture
@@ -92,20 +92,6 @@ def teacher_clients(app, n: int) -> list[ApiClient]:
 # --- firing and reading back ---------------------------------------------------------------
 
 
-def fire_together(requests) -> list[tuple[int, dict]]:
-    """Run the zero-argument callables in as many threads, released by one barrier;
-    return (status, body) of each response, in order."""
-    barrier = threading.Barrier(len(requests), timeout=60)
-
-    def run(request):
-        barrier.wait()
-        response = request()
-        return response.status_code, response.get_json()
-
-    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-        return list(pool.map(run, requests, timeout=120))
-
-
 def enrol_all(clients, course_id) -> list[tuple[int, dict]]:
     url = f"/api/v1/courses/{course_id}/enrollments"
     return fire_together([lambda c=c: c.post(url, json={}) for c in clients])
@@ -129,12 +115,43 @@ def roster_counts(admin_client, course_id) -> dict:
     return json.loads(response.headers["X-Roster-Counts"])
 
 
-def no_server_errors(results) -> None:
-    errors = [(status, body) for status, body in results if status >= 500]
-    assert not errors, errors
-
-
 # --- capacity ------------------------------------------------------------------------------
+
+
+def waitlist_positions(admin_client, results) -> list[int]:
+    """The current waitlist place of every enrolment answered as waitlisted."""
+    return [
+        admin_client.get(f"/api/v1/enrollments/{body['id']}").get_json()["waitlist_position"]
+        for status, body in results
+        if status == 201 and body["status"] == "waitlisted"
+    ]
+
+
+def capacity_anomalies(app, admin_client, course_id, results, *, capacity: int) -> list[str]:
+    """Everything that is wrong after ``len(results)`` simultaneous enrolments into
+    ``capacity`` seats with a waitlist; [] when the outcome is exact. The tests assert [],
+    the negative controls assert that their bug shows here."""
+    n, found = len(results), []
+    statuses = Counter(status for status, _ in results)
+    if statuses != {201: n}:
+        found.append(f"answers {dict(statuses)}, expected {n} x 201")
+    answered = Counter(body["status"] for status, body in results if status == 201)
+    if answered != {"active": capacity, "waitlisted": n - capacity}:
+        found.append(f"answered {dict(answered)}")
+    seats, counts = course_state(app, course_id)
+    if counts["active"] > capacity:
+        found.append(f"{counts['active']} active for {capacity} seats")
+    if seats != counts["active"]:
+        found.append(f"seats_taken {seats} but {counts['active']} active")
+    if counts != {"active": capacity, "waitlisted": n - capacity}:
+        found.append(f"stored {dict(counts)}")
+    if roster_counts(admin_client, course_id)["active"] != counts["active"]:
+        found.append("the roster disagrees with the table")
+    # Once the dust settles the queue is a strict order: places 1 to n - capacity, each once.
+    positions = sorted(waitlist_positions(admin_client, results))
+    if positions != list(range(1, n - capacity + 1)):
+        found.append(f"waitlist places {positions[:5]}... not 1..{n - capacity} each once")
+    return found
 
 
 @pytest.mark.parametrize("run", REPEATS)
@@ -145,18 +162,101 @@ def test_fifty_simultaneous_enrolments_fill_ten_seats_and_waitlist_forty(app, ad
     results = enrol_all(clients, course_id)
 
     no_server_errors(results)
-    assert Counter(status for status, _ in results) == {201: 50}
-    assert Counter(body["status"] for _, body in results) == {"active": 10, "waitlisted": 40}
+    assert capacity_anomalies(app, admin_client, course_id, results, capacity=10) == []
+    race_passed("50 enrolments into 10 seats")
+
+
+@contextmanager
+def pool_watch(app):
+    """Counts the engine's pooled connections in use; yields {"peak": n, "size": limit}."""
+    seen = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def checkout(*args):
+        with lock:
+            seen["now"] += 1
+            seen["peak"] = max(seen["peak"], seen["now"])
+
+    def checkin(*args):
+        with lock:
+            seen["now"] -= 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+        seen["size"] = engine.pool.size() + engine.pool._max_overflow
+
+
+@pytest.mark.parametrize("run", REPEATS)
+def test_two_hundred_simultaneous_enrolments_fill_ninety_seats_and_waitlist_110(
+    app, admin_client, run
+):
+    """The model case: about 90 teachers for the Guangzhou station, 200 at the same moment.
+
+    200 threads share the engine's pool (15 connections by default; PostgreSQL allows 100
+    for every client together): requests wait for a free connection (up to pool_timeout,
+    see config._pool_options) instead of failing, and none is answered 5xx.
+    """
+    course_id = make_course(admin_client, capacity=90, waitlist=True)
+    clients = token_clients(app, 200)  # teachers with API tokens: no 400 login requests
+
+    with pool_watch(app) as pool:
+        results = enrol_all(clients, course_id)
+
+    no_server_errors(results)
+    assert Counter(status for status, _ in results) == {201: 200}
+    assert capacity_anomalies(app, admin_client, course_id, results, capacity=90) == []
     seats, counts = course_state(app, course_id)
-    assert seats == 10 and counts == {"active": 10, "waitlisted": 40}
-    assert roster_counts(admin_client, course_id)["active"] == 10
-    # Once the dust settles the queue is a strict order: places 1 to 40, each once.
-    positions = [
-        admin_client.get(f"/api/v1/enrollments/{body['id']}").get_json()["waitlist_position"]
-        for _, body in results
-        if body["status"] == "waitlisted"
-    ]
-    assert sorted(positions) == list(range(1, 41))
+    assert seats == 90 and counts == {"active": 90, "waitlisted": 110}
+    # More requests than connections: some of them queued for the pool, and none failed.
+    assert pool["peak"] <= pool["size"] < len(clients)
+    evidence.add(
+        f"bursts of 200 requests through a pool of {pool['size']} connections",
+        1,
+        note=f"peak {pool['peak']} in use, requests queued, none failed",
+    )
+    race_passed("200 enrolments into 90 seats")
+
+
+def test_a_request_that_gets_no_connection_in_time_is_answered_503_and_changes_nothing(app):
+    """When every pooled connection stays busy beyond pool_timeout, the request is a
+    transient 503 problem with Retry-After (not a 500), and it wrote nothing."""
+    tiny = create_app(
+        {
+            "LMS_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0, "pool_timeout": 1},
+            "LMS_UPLOAD_DIR": app.config["LMS_UPLOAD_DIR"],
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    (admin_email,) = create_users(app, 1, role="admin")
+    admin = client_for(tiny, admin_email)
+    course_id = make_course(admin, capacity=5, waitlist=True)
+    teacher = client_for(tiny, create_users(app, 1)[0])
+    url = f"/api/v1/courses/{course_id}/enrollments"
+    with tiny.app_context():
+        engine = db.engine
+    try:
+        with engine.connect():  # the pool's only connection, busy
+            response = teacher.post(url, json={})
+        assert response.status_code == 503, response.get_data(as_text=True)
+        assert response.mimetype == "application/problem+json"
+        body = response.get_json()
+        assert body["code"] == "database-unavailable" and "Traceback" not in str(body)
+        assert response.headers["Retry-After"] == "5"
+        assert course_state(app, course_id) == (0, Counter())
+        # Once the connection is free again, the same request succeeds.
+        assert teacher.post(url, json={}).status_code == 201
+        assert course_state(app, course_id) == (1, Counter({"active": 1}))
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("run", REPEATS)
@@ -174,6 +274,7 @@ def test_fifty_simultaneous_enrolments_without_waitlist_give_ten_seats_and_forty
     assert {body["status"] for status, body in results if status == 201} == {"active"}
     seats, counts = course_state(app, course_id)
     assert seats == 10 and counts == {"active": 10}
+    race_passed("50 enrolments into 10 seats without waitlist")
 
 
 @pytest.mark.parametrize("run", REPEATS)
@@ -189,6 +290,7 @@ def test_twenty_simultaneous_enrolments_of_one_teacher_give_one_enrolment(app, a
     assert {body["code"] for status, body in results if status == 409} == {"already-enrolled"}
     seats, counts = course_state(app, course_id)
     assert seats == 1 and counts == {"active": 1}
+    race_passed("20 enrolments of one teacher")
 
 
 @pytest.mark.parametrize("run", REPEATS)
@@ -224,6 +326,7 @@ def test_five_simultaneous_withdrawals_promote_the_first_five_waitlisted(app, ad
         "/api/v1/audit-events?entity_type=enrollment&action=enrollment.promoted"
     ).get_json()
     assert sorted(int(e["entity_id"]) for e in promoted) == [b["id"] for b in bodies[10:15]]
+    race_passed("5 withdrawals promoting the waitlist")
 
 
 @pytest.mark.parametrize("run", REPEATS)
@@ -249,6 +352,7 @@ def test_enrolments_and_withdrawals_racing_keep_the_seat_count_exact(app, admin_
     seats, counts = course_state(app, course_id)
     assert seats == counts["active"] == 10
     assert counts == {"active": 10, "waitlisted": 15, "withdrawn": 5}
+    race_passed("20 enrolments racing 5 withdrawals")
 
 
 @pytest.mark.parametrize("run", REPEATS)
@@ -269,6 +373,7 @@ def test_closing_a_course_while_teachers_enrol_fails_no_request(app, admin_clien
     assert refused <= {"enrollment-closed", "not-found"}  # closed: invisible to newcomers
     seats, counts = course_state(app, course_id)
     assert seats == counts["active"] <= 10
+    race_passed("30 enrolments racing a close")
 
 
 # --- negative control ----------------------------------------------------------------------
@@ -291,32 +396,23 @@ def _naive_take_seat(course_id: int) -> bool:
     return True
 
 
-def _anomalies(app, admin_client, results, course_id) -> list[str]:
-    seats, counts = course_state(app, course_id)
-    found = []
-    if counts["active"] > 10:
-        found.append(f"{counts['active']} active for 10 seats")
-    if seats != counts["active"]:
-        found.append(f"seats_taken {seats} but {counts['active']} active")
-    statuses = Counter(status for status, _ in results)
-    if set(statuses) - {201}:
-        found.append(f"answers {dict(statuses)}")
-    return found
-
-
-def test_negative_control_a_read_then_write_seat_counter_is_caught(app, admin_client, monkeypatch):
-    """The same race, with a naive seat counter, must show an anomaly: proof that the
-    tests above would catch a regression."""
+@pytest.mark.parametrize(("teachers", "capacity"), [(50, 10), (200, 90)], ids=["50-10", "200-90"])
+def test_negative_control_a_read_then_write_seat_counter_is_caught(
+    app, admin_client, monkeypatch, teachers, capacity
+):
+    """The same race, with a naive seat counter, must show an anomaly in the same checks
+    (capacity_anomalies): proof that the tests above would catch a regression."""
     monkeypatch.setattr(enrollment_services, "_take_seat", _naive_take_seat)
-    clients = teacher_clients(app, 50)
+    clients = token_clients(app, teachers)
     found = []
     for _ in range(5):
-        course_id = make_course(admin_client, capacity=10, waitlist=True)
+        course_id = make_course(admin_client, capacity=capacity, waitlist=True)
         results = enrol_all(clients, course_id)
-        found = _anomalies(app, admin_client, results, course_id)
+        found = capacity_anomalies(app, admin_client, course_id, results, capacity=capacity)
         if found:
             break
     assert found, "the naive seat counter went unnoticed in 5 tries"
+    control_caught(f"read-then-write seat counter, {teachers} into {capacity}", found)
 
 
 def test_enrolment_status_answers_stay_problem_json_under_contention(app, admin_client):
