@@ -127,6 +127,7 @@ def change_password(data):
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"])
 @auth_blp.arguments(ActivateIn)
 @auth_blp.response(200, UserOut)
+@auth_blp.alt_response(429, description="Too many attempts from this address.")
 def activate(data):
     """Set the first password of a new account from its activation token."""
     return services.activate(data["token"], data["password"])
@@ -166,6 +167,7 @@ class Users(MethodView):
     @roles_required(Role.ADMIN)
     @users_blp.arguments(UserCreate)
     @users_blp.response(201, UserCreatedOut)
+    @users_blp.alt_response(409, description="``email-taken``: another account has this email.")
     def post(self, data):
         """Create an account; without a password the answer carries an activation token."""
         user, token = services.create_user(data, actor=actor())
@@ -192,6 +194,7 @@ class UserItem(MethodView):
     @roles_required(Role.ADMIN)
     @users_blp.arguments(UserUpdate)
     @users_blp.response(200, UserOut)
+    @users_blp.alt_response(409, description="``email-taken``: another account has this email.")
     def patch(self, changes, user_id):
         """Update an account. Nobody can change their own role or deactivate themselves."""
         return services.update_user(services.get_user(user_id), changes, actor=actor())
@@ -200,6 +203,7 @@ class UserItem(MethodView):
 @users_blp.route("/<int:user_id>/activation-token", methods=["POST"])
 @roles_required(Role.ADMIN)
 @users_blp.response(201, ActivationTokenOut)
+@users_blp.alt_response(409, description="``already-activated``: the account has a password.")
 def new_activation_token(user_id):
     """Issue a fresh activation token for an account that has not set a password yet."""
     token = services.reissue_activation_token(services.get_user(user_id), actor=actor())
@@ -216,6 +220,7 @@ def new_activation_token(user_id):
 @users_blp.arguments(ImportForm, location="form", content_type="multipart/form-data")
 @users_blp.doc(requestBody={"content": {"multipart/form-data": {"schema": ImportUpload}}})
 @users_blp.response(200, ImportReport)
+@users_blp.alt_response(409, description="``email-taken``: an account was created meanwhile.")
 def import_users(files, form):
     """Import accounts from CSV (UTF-8 or GB18030) or XLSX; all rows or none."""
     return imports.import_users(files["file"], dry_run=form["dry_run"], actor=actor())

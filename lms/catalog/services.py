@@ -182,8 +182,10 @@ def _check_course_rules(course: Course) -> None:
         errors["capacity"] = [
             f"{course.seats_taken} seats are already taken. 已有 {course.seats_taken} 人报名。"
         ]
-    if course.program_id is not None and db.session.get(Program, course.program_id) is None:
-        errors["program_id"] = ["No such programme. 项目不存在。"]
+    # no autoflush: flushing the changed course first would hit the foreign key (a 500)
+    with db.session.no_autoflush:
+        if course.program_id is not None and db.session.get(Program, course.program_id) is None:
+            errors["program_id"] = ["No such programme. 项目不存在。"]
     if errors:
         raise Invalid(errors)
 

@@ -47,6 +47,7 @@ class Programs(MethodView):
     @roles_required(Role.ADMIN)
     @programs_blp.arguments(ProgramCreate)
     @programs_blp.response(201, ProgramOut)
+    @programs_blp.alt_response(409, description="``code-taken``: another programme has it.")
     def post(self, data):
         """Create a programme."""
         return services.create_program(data, actor=actor())
@@ -70,6 +71,7 @@ class ProgramItem(MethodView):
     @roles_required(Role.ADMIN)
     @programs_blp.arguments(ProgramUpdate)
     @programs_blp.response(200, ProgramOut)
+    @programs_blp.alt_response(409, description="``code-taken``: another programme has it.")
     def patch(self, changes, program_id):
         """Update a programme."""
         return services.update_program(services.get_program(program_id), changes, actor=actor())
@@ -80,6 +82,7 @@ class Courses(MethodView):
     @roles_required(Role.ADMIN)
     @courses_blp.arguments(CourseCreate)
     @courses_blp.response(201, CourseOut)
+    @courses_blp.alt_response(409, description="``code-taken``: another course has this code.")
     def post(self, data):
         """Create a course (status draft)."""
         return services.create_course(data, actor=actor())
@@ -105,6 +108,9 @@ class CourseItem(MethodView):
     @roles_required(Role.ADMIN)
     @courses_blp.arguments(CourseUpdate)
     @courses_blp.response(200, CourseOut)
+    @courses_blp.alt_response(
+        409, description="Code taken, course archived, or capacity below the seats taken meanwhile."
+    )
     def patch(self, changes, course_id):
         """Update a course, including its completion rule and certificate settings."""
         return services.update_course(services.get_course(course_id), changes, actor=actor())
@@ -126,7 +132,9 @@ def _status_view(action: str):
 
 for _action in services.TRANSITIONS:
     courses_blp.route(f"/<int:course_id>/{_action}", methods=["POST"])(
-        courses_blp.response(200, CourseOut)(_status_view(_action))
+        courses_blp.alt_response(
+            409, description="``invalid-status-transition``: not from the course's status."
+        )(courses_blp.response(200, CourseOut)(_status_view(_action)))
     )
 
 
@@ -144,6 +152,7 @@ def list_instructors(course_id, pagination_parameters):
 class InstructorItem(MethodView):
     @roles_required(Role.ADMIN)
     @courses_blp.response(200, InstructorOut)
+    @courses_blp.alt_response(422, description="The user is not an active instructor.")
     def put(self, course_id, user_id):
         """Assign an instructor (idempotent)."""
         return services.assign_instructor(services.get_course(course_id), user_id, actor=actor())
@@ -168,6 +177,7 @@ class CourseModules(MethodView):
     @roles_required(Role.ADMIN)
     @courses_blp.arguments(ModuleCreate)
     @courses_blp.response(201, ModuleOut)
+    @courses_blp.alt_response(409, description="The course is archived.")
     def post(self, data, course_id):
         """Add a module: theory (optional quiz) or practical (rubric required)."""
         g.show_answers = True
@@ -210,6 +220,9 @@ class ModuleItem(MethodView):
     @roles_required(Role.ADMIN)
     @modules_blp.arguments(ModuleUpdate)
     @modules_blp.response(200, ModuleOut)
+    @modules_blp.alt_response(
+        409, description="``module-in-use``: its quiz or rubric cannot change after learner use."
+    )
     def patch(self, changes, module_id):
         """Update a module; its quiz or rubric cannot change once learners used it."""
         g.show_answers = True
@@ -217,6 +230,7 @@ class ModuleItem(MethodView):
 
     @roles_required(Role.ADMIN)
     @modules_blp.response(204)
+    @modules_blp.alt_response(409, description="``module-in-use``: learners used the module.")
     def delete(self, module_id):
         """Delete a module without learner activity."""
         services.delete_module(services.get_module(module_id), actor=actor())

@@ -8,6 +8,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from lms.certificates import credential, services, signing
+from lms.core.api import JSON_OBJECT
 from lms.core.auth import actor, login_required
 
 blp = Blueprint(
@@ -37,6 +38,7 @@ def _json(document: dict, mimetype: str) -> Response:
 @login_required
 @blp.response(
     200,
+    JSON_OBJECT,
     content_type=CREDENTIAL_MEDIA_TYPE,
     description="An OpenBadgeCredential (Open Badges 3.0, W3C VC Data Model 2.0), unsigned. "
     "Admins also get revoked and superseded certificates, with ``credentialStatus.status``.",
@@ -54,6 +56,7 @@ def certificate_credential(serial):
 @login_required
 @blp.response(
     200,
+    {"type": "string"},
     content_type=signing.JWT_MEDIA_TYPE,
     description="The credential as a compact VC-JWT: header ``alg`` EdDSA, ``typ`` vc+jwt, "
     "``kid`` from /api/v1/issuer/jwks.json; the payload is the credential with iss, sub, "
@@ -70,7 +73,9 @@ def certificate_credential_jwt(serial):
 
 @blp.route("/issuer")
 @blp.doc(security=[])
-@blp.response(200, content_type=CREDENTIAL_MEDIA_TYPE, description="An OB 3.0 Profile.")
+@blp.response(
+    200, JSON_OBJECT, content_type=CREDENTIAL_MEDIA_TYPE, description="An OB 3.0 Profile."
+)
 def issuer():
     """The issuer's profile, the ``issuer.id`` of every credential (public). Each
     credential names the awarding institution; this is the platform that signs for it."""
@@ -83,6 +88,7 @@ def issuer():
 @blp.doc(security=[])
 @blp.response(
     200,
+    JSON_OBJECT,
     content_type=JWKS_MEDIA_TYPE,
     description="JWK Set (RFC 7517) with the Ed25519 public key (RFC 8037); ``kid`` is its "
     "RFC 7638 thumbprint.",

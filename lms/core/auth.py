@@ -7,12 +7,19 @@ browser never attaches them on its own.
 
 from __future__ import annotations
 
+import json
 from functools import wraps
 
 from flask import Flask, g, request
 from flask_login import current_user
 
-from lms.core.errors import Forbidden, NotAuthenticated, UnsupportedMediaType
+from lms.core.errors import (
+    Forbidden,
+    Invalid,
+    MalformedJson,
+    NotAuthenticated,
+    UnsupportedMediaType,
+)
 from lms.extensions import csrf, login_manager
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -103,6 +110,31 @@ def _check_media_type(app: Flask) -> None:
         raise UnsupportedMediaType(
             f"Send the body as {' or '.join(sorted(allowed))}.",
             f"请求体应为 {' 或 '.join(sorted(allowed))}。",
+        )
+    if request.mimetype == "application/json":
+        _check_json_body(view)
+
+
+def _declares_body(view) -> bool:
+    """True when the view (a MethodView's method for this request) parses a body."""
+    view_class = getattr(view, "view_class", None)
+    func = getattr(view_class, request.method.lower(), None) if view_class else view
+    return bool(getattr(func, "_apidoc", {}).get("arguments"))
+
+
+def _check_json_body(view) -> None:
+    """A JSON body must parse (a deeply nested one exhausts the parser's recursion: 400, not
+    500; larger than MAX_CONTENT_LENGTH: 413), and a view that takes no body accepts only
+    ``{}``: a body it would silently ignore is a client mistake, not an instruction."""
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError) as exc:
+        raise MalformedJson() from exc
+    if body != {} and not _declares_body(view):
+        raise Invalid(
+            {"_schema": ["This request takes no body; send none or {}."]},
+            "This request takes no body.",
+            "此请求不接受请求体。",
         )
 
 

@@ -10,7 +10,8 @@ import logging
 import uuid
 
 from flask import Flask, current_app, has_request_context, json, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,11 @@ class UnsupportedMediaType(DomainError):
     message_en, message_zh = "This content type is not accepted here.", "此处不接受该内容类型。"
 
 
+class MalformedJson(DomainError):
+    status, code = 400, "malformed-json"
+    message_en, message_zh = "The request body is not valid JSON.", "请求体不是有效的 JSON。"
+
+
 def _flatten_messages(messages) -> dict:
     """webargs nests messages by location ({"json": {...}}); clients want the fields."""
     if not isinstance(messages, dict):
@@ -208,9 +214,19 @@ def _default_detail(error: HTTPException) -> str:
     return error.description or en
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """True for transient database failures: a connection that failed or was lost, whatever
+    class the driver gives the error (PostgreSQL ending a session for
+    idle_in_transaction_session_timeout is an InternalError on an invalidated connection),
+    or no pooled connection free within pool_timeout."""
+    if isinstance(exc, OperationalError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def internal_error_response(exc: BaseException):
     """Log the exception under a fresh error id and answer 500 without any internals."""
-    if isinstance(exc, OperationalError):
+    if database_unavailable(exc):
         return database_unavailable_response(exc)
     error_id = uuid.uuid4().hex
     log.error("unhandled error %s", error_id, exc_info=exc)
@@ -223,7 +239,8 @@ def internal_error_response(exc: BaseException):
 
 
 def database_unavailable_response(exc: BaseException):
-    """The database connection failed: a transient condition, answered with 503."""
+    """The database connection failed, or no pooled connection came free within
+    pool_timeout: a transient condition, answered with 503."""
     error_id = uuid.uuid4().hex
     log.error("database unavailable %s", error_id, exc_info=exc)
     return problem_response(

@@ -1,16 +1,76 @@
 """Marshmallow building blocks shared by the domain schemas."""
 
+import re
+from collections.abc import Mapping
 from datetime import UTC
 from decimal import Decimal
 
-from marshmallow import Schema, ValidationError, fields, pre_load
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
+
+# Every integer column is a 32-bit INTEGER: a larger input is refused with 422 instead of
+# overflowing the database driver (a 500 on SQLite and PostgreSQL alike).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def _bound_integers(field) -> None:
+    """Bound an Integer field (or the Integers in a List) to INTEGER's range; a narrower
+    Range the field declares still applies."""
+    if isinstance(field, fields.List):
+        _bound_integers(field.inner)
+    elif isinstance(field, fields.Integer):
+        field.validators = [*field.validators, validate.Range(min=INT_MIN, max=INT_MAX)]
+        if type(field) is fields.Integer:
+            field.__class__ = WholeInteger
+
+
+class WholeInteger(fields.Integer):
+    """An Integer that refuses a fraction (1.5) instead of truncating it to 1."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+# C0 control characters except tab, line feed and carriage return, and DEL: never part of a
+# name, a title or Markdown, and NUL cannot even be stored in a PostgreSQL text column.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def has_control_chars(value) -> bool:
+    """True when a string anywhere in ``value`` (nested lists and objects, keys too) holds a
+    control character. Iterative: a deeply nested body cannot exhaust the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if CONTROL_CHARS.search(item):
+                return True
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
 
 
 class StrictSchema(Schema):
-    """Input schema: unknown fields are refused (422), and strings are trimmed."""
+    """Input schema: unknown fields are refused (422), strings are trimmed, and integers
+    must fit the database's INTEGER."""
+
+    def on_bind_field(self, field_name, field_obj):
+        _bound_integers(field_obj)
 
     @pre_load
     def _strip_strings(self, data, **kwargs):
+        if isinstance(data, Mapping):
+            refused = {
+                k: ["Control characters are not allowed."]
+                for k in data
+                if has_control_chars(data[k])
+            }
+            if refused:
+                raise ValidationError(refused)
         if isinstance(data, dict):
             return {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
         return data
@@ -46,6 +106,14 @@ class AwareDateTime(fields.AwareDateTime):
     def __init__(self, **kwargs):
         kwargs.setdefault("default_timezone", UTC)
         super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment.astimezone(UTC)  # stored in UTC: 9999-12-31T23:00-12:00 has no UTC time
+        except OverflowError as exc:
+            raise ValidationError("The date and time is out of range.") from exc
+        return moment
 
 
 class DecimalNumber(fields.Decimal):

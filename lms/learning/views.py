@@ -38,6 +38,11 @@ def _created_or_existing(completed: services.Completed):
     schema=CompletionOut,
     description="Already completed: the existing completion, unchanged (the call is idempotent).",
 )
+@blp.alt_response(
+    409,
+    description="``quiz-required``, ``not-a-theory-module``, ``enrollment-not-active`` or "
+    "``course-not-open``.",
+)
 def complete_module(module_id):
     """Mark a theory module without a quiz complete (your active enrolment).
 
@@ -54,6 +59,9 @@ def complete_module(module_id):
 @blp.response(201, CompletionOut)
 @blp.alt_response(
     200, schema=CompletionOut, description="Already completed: the existing completion, unchanged."
+)
+@blp.alt_response(
+    409, description="``not-a-theory-module``, ``enrollment-not-active`` or ``course-not-open``."
 )
 def mark_completion(enrollment_id, module_id):
     """Course staff mark a theory module complete for a teacher (audited).
@@ -72,6 +80,11 @@ def mark_completion(enrollment_id, module_id):
 @authorized_by(lambda user, module_id: services.learner_for(module_id, user))
 @blp.arguments(QuizAttemptIn)
 @blp.response(201, QuizAttemptResultOut)
+@blp.alt_response(
+    409,
+    description="``no-quiz``, ``no-attempts-left``, ``enrollment-not-active``, "
+    "``course-not-open``, or an attempt submitted concurrently.",
+)
 def submit_quiz_attempt(data, module_id):
     """Answer the module's quiz; scored on the server. The best attempt counts.
 

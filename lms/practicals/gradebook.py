@@ -40,6 +40,7 @@ from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.catalog.models import Course, ModuleKind
+from lms.core.schemas import CONTROL_CHARS
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.learning import progress
@@ -185,10 +186,13 @@ def module_cell(module: ModuleProgress, totals: dict[int, Decimal]) -> dict:
 
 
 def neutralise(value):
-    """A text cell that a spreadsheet would run as a formula gets a leading ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+    """A text cell loses control characters (never data, and openpyxl refuses them in a
+    cell: older rows may hold some), then gets a leading ``'`` when a spreadsheet would run
+    it as a formula."""
+    if not isinstance(value, str):
+        return value
+    value = CONTROL_CHARS.sub("", value)
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
 def _number(value: Decimal | None):

@@ -7,6 +7,7 @@ from flask import send_file
 from flask_smorest import Blueprint
 
 from lms.accounts.models import User
+from lms.core.api import BINARY
 from lms.core.auth import accepts, actor, authorized_by, login_required
 from lms.core.pagination import paginate
 from lms.core.storage import get_storage
@@ -86,7 +87,11 @@ def get_submission(submission_id):
 @blp.route("/submissions/<int:submission_id>/files/<int:file_id>")
 @login_required
 @blp.response(
-    200, content_type="application/octet-stream", description="The file, as an attachment."
+    200,
+    BINARY,
+    content_type="*/*",
+    description="The file, as an attachment, with the media type checked at upload "
+    "(application/pdf, image/png, ...; application/octet-stream for other extensions).",
 )
 def download_file(submission_id, file_id):
     """Download a submitted file (owner and course staff), always as an attachment."""
@@ -147,6 +152,7 @@ def _extension_out(extension, user_id: int, full_name: str) -> dict:
     schema=ExtensionOut,
     description="The teacher already had an extension on this module: it was updated.",
 )
+@blp.alt_response(409, description="``not-a-practical-module``.")
 def grant_extension(data, module_id):
     """Give one enrolled teacher a later due date (course staff). Upserts per teacher."""
     user = actor()
@@ -159,6 +165,8 @@ def grant_extension(data, module_id):
 @blp.route("/modules/<int:module_id>/extensions", methods=["GET"])
 @login_required
 @blp.response(200, ExtensionOut(many=True))
+@blp.alt_response(403, description="Not the course's staff.")
+@blp.alt_response(409, description="``not-a-practical-module``.")
 @blp.paginate()
 def list_extensions(module_id, pagination_parameters):
     """The extensions granted on a practical module (course staff), newest first."""
