@@ -22,20 +22,21 @@ TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432
 TEST_PG_DB ?= lms_test
 export TEST_PG_URL TEST_PG_DB
 
-# gunicorn: 2 x CPUs + 1 sync workers, capped at 12. Each worker holds its own database
-# connections; beyond a dozen on one host, PostgreSQL's connection limit (100 by default)
-# runs out before the CPUs do. Override with `make serve WORKERS=4`.
+# gunicorn: settings in gunicorn.conf.py, 2 x CPUs + 1 sync workers capped at 12 (each
+# worker holds its own database connection; see docs/deployment.md). Override with
+# `make serve WORKERS=4 SERVE_BIND=0.0.0.0:8000`.
 SERVE_BIND ?= 127.0.0.1:8000
-WORKERS ?= $(shell n=$$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )); echo $$(( n > 12 ? 12 : n )))
+WORKERS ?=
 
-.PHONY: help venv run test lint format serve clean distclean
+.PHONY: help venv run test lint format serve bench clean distclean
 
 help:
 	@echo "make run       migrate, seed the demo data and serve on http://$(HOST):$(PORT)"
 	@echo "make test      pytest on SQLite, then on PostgreSQL ($(TEST_PG_DB)); PYTEST_ARGS=..."
 	@echo "make lint      ruff check + ruff format --check"
 	@echo "make format    ruff check --fix + ruff format"
-	@echo "make serve     gunicorn, $(WORKERS) workers on $(SERVE_BIND) (production-like)"
+	@echo "make serve     gunicorn -c gunicorn.conf.py on $(SERVE_BIND) (production; WORKERS=n)"
+	@echo "make bench     benchmarks on PostgreSQL + Redis -> docs/benchmarks.md (SCALE=0.01: quick)"
 	@echo "make venv      create $(VENV) and install requirements-dev.txt"
 	@echo "make clean     remove caches; make distclean also removes $(VENV)"
 
@@ -89,8 +90,17 @@ format: venv
 # The app reads DATABASE_URL, RATELIMIT_STORAGE_URI, SECRET_KEY... from the environment.
 serve: venv
 	@[ -n "$${RATELIMIT_STORAGE_URI:-}" ] || echo "warning: RATELIMIT_STORAGE_URI is unset:" \
-		"each of the $(WORKERS) workers counts login attempts on its own (use redis://...)"
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(SERVE_BIND) --access-logfile - wsgi:app
+		"each worker counts rate limits on its own (use redis://...)"
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(SERVE_BIND) \
+		$(if $(WORKERS),--workers $(WORKERS)) wsgi:app
+
+# Not part of `make test`. Regenerates lms_bench (SCALE) and lms_bench_small (SCALE/100) on
+# the local PostgreSQL, needs Redis, and rewrites the generated part of docs/benchmarks.md.
+# 4-7 minutes at full scale on 2 CPUs. BENCH_ARGS="--rows 2,7 --reuse" to narrow.
+SCALE ?= 1.0
+BENCH_ARGS ?=
+bench: venv
+	$(BIN)/python -m bench run --scale $(SCALE) $(BENCH_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info

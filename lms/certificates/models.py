@@ -30,6 +30,8 @@ class Certificate(db.Model):
             sqlite_where=text("status = 'valid'"),
         ),
         Index("ix_certificates_course_status", "course_id", "status", "id"),
+        # The admin list, newest first: read backwards from the index, not sorted.
+        Index("ix_certificates_issued_at_id", "issued_at", "id"),
         Index("ix_certificates_user_id", "user_id"),
     )
 

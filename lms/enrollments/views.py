@@ -57,7 +57,17 @@ def enroll(data, course_id):
 @blp.route("/courses/<int:course_id>/enrollments", methods=["GET"])
 @login_required
 @blp.arguments(RosterArgs, location="query")
-@blp.response(200, RosterEntryOut(many=True))
+@blp.response(
+    200,
+    RosterEntryOut(many=True),
+    headers={
+        "X-Roster-Counts": {
+            "description": "JSON: the number of enrolments per status.",
+            "schema": {"type": "string"},
+        }
+    },
+)
+@blp.alt_response(403, description="Not the course's staff.")
 @blp.paginate()
 def roster(args, course_id, pagination_parameters):
     """The roster (admins and the course's instructors). ``X-Roster-Counts`` gives the
@@ -65,8 +75,13 @@ def roster(args, course_id, pagination_parameters):
     course = visible_course(course_id, actor())
     if not permissions.is_course_staff(actor(), course):
         raise Forbidden()
-    items = paginate(services.roster_query(course, **args), pagination_parameters)
-    return items, 200, {"X-Roster-Counts": json.dumps(services.roster_counts(course))}
+    counts = services.roster_counts(course)
+    items = paginate(
+        services.roster_query(course, **args),
+        pagination_parameters,
+        count=services.roster_total(counts, **args),
+    )
+    return items, 200, {"X-Roster-Counts": json.dumps(counts)}
 
 
 @blp.route("/courses/<int:course_id>/enrollments/import", methods=["POST"])
@@ -76,6 +91,7 @@ def roster(args, course_id, pagination_parameters):
 @blp.arguments(ImportForm, location="form", content_type="multipart/form-data")
 @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": ImportUpload}}})
 @blp.response(200, ImportReport)
+@blp.alt_response(409, description="Enrolment closed, course full, or enrolled meanwhile.")
 def import_roster(files, form, course_id):
     """Enrol a roster file (CSV or XLSX): creates missing accounts (with activation tokens)
     and enrols everyone. All rows or none."""
@@ -97,6 +113,7 @@ def get_enrollment(enrollment_id):
 @blp.route("/enrollments/<int:enrollment_id>/withdraw", methods=["POST"])
 @login_required
 @blp.response(200, EnrollmentOut)
+@blp.alt_response(409, description="``not-withdrawable``: neither active nor waitlisted.")
 def withdraw(enrollment_id):
     """Withdraw (the teacher themself, or an admin). A freed seat goes to the waitlist."""
     user = actor()

@@ -474,16 +474,47 @@ def _grade_count(module: Module) -> int:
 # --- queue -----------------------------------------------------------------------------------
 
 
-def queue_query(course: Course, *, status=None, module_id=None, late=None, user_id=None):
-    """The grading queue of a course, oldest first: one row per submission with who, which
-    module, the number of files and the grade (or None). One statement whatever the page."""
+def _queue_rows(columns, course: Course, *, status=None, module_id=None, late=None, user_id=None):
+    """``columns`` of the course's submissions matching the queue's filters (no joins but
+    the enrolment, and that only for ``user_id``)."""
+    stmt = select(*columns).where(Submission.course_id == course.id)
+    if status is not None:
+        stmt = stmt.where(Submission.status == status)
+    if module_id is not None:
+        stmt = stmt.where(Submission.module_id == module_id)
+    if late is not None:
+        stmt = stmt.where(Submission.late == late)
+    if user_id is not None:
+        stmt = stmt.join(Enrollment, Enrollment.id == Submission.enrollment_id).where(
+            Enrollment.user_id == user_id
+        )
+    return stmt
+
+
+def queue_page(course: Course, limit: int, offset: int, **filters):
+    """One page of the grading queue of a course, oldest first: one row per submission with
+    who, which module, the number of files and the grade (or None). One statement.
+
+    The page's submission ids are chosen first, in a subquery on ``submissions`` alone (an
+    index scan of ``ix_submissions_queue``), and only those rows are joined. Besides doing
+    the joins for the page only, this keeps the plan the same for a course of 10 or 10k
+    submissions, so PostgreSQL reuses one plan for the prepared statement; with the joins
+    outside a LIMITed subquery it replanned (0.7 ms) on every request for a large course.
+    """
+    page = (
+        _queue_rows([Submission.id], course, **filters)
+        .order_by(Submission.submitted_at, Submission.id)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
     file_count = (
         select(func.count(SubmissionFile.id))
         .where(SubmissionFile.submission_id == Submission.id)
         .correlate(Submission)
         .scalar_subquery()
     )
-    stmt = (
+    return (
         select(
             Submission,
             User.id.label("user_id"),
@@ -493,22 +524,19 @@ def queue_query(course: Course, *, status=None, module_id=None, late=None, user_
             file_count.label("file_count"),
             Grade,
         )
+        .join(page, page.c.id == Submission.id)
         .join(Enrollment, Enrollment.id == Submission.enrollment_id)
         .join(User, User.id == Enrollment.user_id)
         .join(Module, Module.id == Submission.module_id)
         .outerjoin(Grade, Grade.submission_id == Submission.id)
-        .where(Submission.course_id == course.id)
         .order_by(Submission.submitted_at, Submission.id)
     )
-    if status is not None:
-        stmt = stmt.where(Submission.status == status)
-    if module_id is not None:
-        stmt = stmt.where(Submission.module_id == module_id)
-    if late is not None:
-        stmt = stmt.where(Submission.late == late)
-    if user_id is not None:
-        stmt = stmt.where(Enrollment.user_id == user_id)
-    return stmt
+
+
+def queue_count(course: Course, **filters):
+    """A statement counting the grading queue's rows with the same filters: an index-only
+    scan of ``ix_submissions_queue``, without the joins that never drop a submission."""
+    return _queue_rows([func.count(Submission.id)], course, **filters)
 
 
 def queue_item(row) -> dict:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from functools import wraps
+from functools import partial, wraps
 
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.wsgi import wrap_file
 
+from lms.core.api import BINARY, JSON_OBJECT
 from lms.core.auth import actor, login_required
 from lms.core.pagination import paginate
 from lms.practicals import gradebook, grading
@@ -71,17 +72,25 @@ with_course = _resolved("course_id", "course", grading.staff_course)
 with_module = _resolved("module_id", "module", grading.staff_module)
 with_submission = _resolved("submission_id", "submission", grading.gradable_submission)
 
+STAFF_ONLY = "Not the course's staff (the teacher who owns the work included)."
+
 
 @blp.route("/courses/<int:course_id>/submissions")
 @login_required
 @with_course
 @blp.arguments(QueueArgs, location="query")
 @blp.response(200, QueueItemOut(many=True))
+@blp.alt_response(403, description=STAFF_ONLY)
 @blp.paginate()
 def grading_queue(args, course, pagination_parameters):
     """The course's submissions, oldest first (course staff). Filters: ``status``,
     ``module_id``, ``late``, ``user_id``."""
-    rows = paginate(grading.queue_query(course, **args), pagination_parameters, scalars=False)
+    rows = paginate(
+        partial(grading.queue_page, course, **args),
+        pagination_parameters,
+        scalars=False,
+        count=grading.queue_count(course, **args),
+    )
     return [grading.queue_item(row) for row in rows]
 
 
@@ -90,6 +99,7 @@ class SubmissionGrade(MethodView):
     @login_required
     @with_submission
     @blp.response(200, GradeOut, headers=ETAG_HEADER)
+    @blp.alt_response(403, description=STAFF_ONLY)
     def get(self, submission):
         """The current grade (course staff), with its ETag."""
         grade = grading.grade_of(submission)
@@ -101,7 +111,9 @@ class SubmissionGrade(MethodView):
     @blp.arguments(GradeIn)
     @blp.response(200, GradeOut, headers=ETAG_HEADER)
     @blp.alt_response(
-        409, description="Attempts used up, not the latest attempt, or graded concurrently."
+        409,
+        description="Attempts used up, not the latest attempt, graded concurrently, or the "
+        "course is archived.",
     )
     @blp.alt_response(412, description="If-Match is stale or does not name this grade.")
     @blp.alt_response(428, description="A regrade needs If-Match.")
@@ -118,6 +130,7 @@ class SubmissionGrade(MethodView):
 @login_required
 @with_submission
 @blp.response(200, GradeRevisionOut(many=True))
+@blp.alt_response(403, description=STAFF_ONLY)
 @blp.paginate()
 def grade_history(submission, pagination_parameters):
     """Every version of the submission's grade, oldest first (course staff)."""
@@ -144,9 +157,22 @@ def release_grades(module):
 @blp.arguments(GradebookArgs, location="query")
 @blp.response(
     200,
+    BINARY,
+    content_type=gradebook.CSV_MIMETYPE,
     description="CSV (UTF-8 with BOM), XLSX or a JSON list; one row per "
     "enrolment. CSV and JSON are streamed.",
 )
+@blp.doc(
+    responses={
+        200: {
+            "content": {
+                gradebook.XLSX_MIMETYPE: {"schema": BINARY},
+                "application/json": {"schema": {"type": "array", "items": JSON_OBJECT}},
+            }
+        }
+    }
+)
+@blp.alt_response(403, description=STAFF_ONLY)
 def gradebook_export(args, course):
     """The gradebook (course staff): a row per enrolment (active and completed unless
     ``status`` says otherwise), a column per module, theory, practical and total hours."""

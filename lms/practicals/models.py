@@ -33,6 +33,8 @@ class Submission(db.Model):
         CheckConstraint("status IN ('submitted', 'returned', 'graded')", name="status_valid"),
         CheckConstraint("attempt_no > 0", name="attempt_no_positive"),
         Index("ix_submissions_queue", "course_id", "status", "submitted_at", "id"),
+        # The unfiltered grading queue's order (all statuses), read from the index.
+        Index("ix_submissions_course_submitted", "course_id", "submitted_at", "id"),
         Index("ix_submissions_module_id", "module_id"),
     )
 
