@@ -13,6 +13,7 @@ from lms.catalog.models import (  # noqa: F401
 )
 from lms.certificates.models import Certificate, CertificateSequence  # noqa: F401
 from lms.enrollments.models import Enrollment  # noqa: F401
+from lms.jobs.models import Job  # noqa: F401
 from lms.learning.models import ModuleCompletion, QuizAttempt  # noqa: F401
 from lms.practicals.models import (  # noqa: F401
     Extension,

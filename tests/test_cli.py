@@ -510,3 +510,130 @@ def test_seed_demo_issues_certificates_to_the_teachers_who_completed(cli, app):
         mine["verify_url"].split("127.0.0.1:5000")[-1].replace("/verify/", "/api/v1/verify/")
     ).get_json()
     assert verified["status"] == "valid"
+
+
+# --- long work: imports, bulk issuance, ZIP export, the job worker ----------------------------
+
+
+def _write_csv(path, rows: list[str]) -> str:
+    path.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    return str(path)
+
+
+PEOPLE = [
+    "邮箱,姓名,单位",
+    "cli.one@example.edu.cn,陈一,深圳职业技术大学",
+    "cli.two@example.edu.cn,林二,天津职业大学",
+]
+
+
+def test_import_users_creates_the_accounts_and_saves_their_tokens(cli, admin, tmp_path):
+    tokens = tmp_path / "tokens.csv"
+    result = cli(
+        "import-users",
+        _write_csv(tmp_path / "people.csv", PEOPLE),
+        "--as",
+        admin.email,
+        "--tokens-file",
+        str(tokens),
+    )
+
+    assert_exit(result, 0)
+    assert "Imported 2 row(s): 2 account(s) created" in result.output
+    assert user_by_email("cli.two@example.edu.cn").full_name == "林二"
+    assert oct(tokens.stat().st_mode & 0o777) == "0o600"
+    lines = tokens.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "email,token" and len(lines) == 3
+
+
+def test_import_users_with_a_bad_row_names_it_and_creates_nobody(cli, admin, tmp_path):
+    rows = [*PEOPLE, "not-an-email,王三,深圳职业技术大学"]
+    result = cli("import-users", _write_csv(tmp_path / "people.csv", rows), "--as", admin.email)
+
+    assert_exit(result, 1)
+    assert "row 4, email" in result.output
+    assert user_by_email("cli.one@example.edu.cn") is None
+
+
+def test_import_commands_act_only_for_an_active_admin(cli, teacher, tmp_path):
+    result = cli("import-users", _write_csv(tmp_path / "p.csv", PEOPLE), "--as", teacher.email)
+    assert_exit(result, 1)
+    assert "no active admin" in result.output
+    assert user_by_email("cli.one@example.edu.cn") is None
+
+
+def test_import_roster_issue_and_export_certificates_of_a_course(
+    cli, admin, admin_client, tmp_path
+):
+    import zipfile
+
+    from lms.catalog.models import Course
+    from lms.certificates.models import Certificate
+    from lms.learning.models import ModuleCompletion
+    from tests.certificates.helpers import certificate_course
+
+    course = certificate_course(admin_client)
+    result = cli(
+        "import-roster", course["code"], _write_csv(tmp_path / "r.csv", PEOPLE), "--as", admin.email
+    )
+    assert_exit(result, 0)
+    assert "2 account(s) created" in result.output and "2 enrolled" in result.output
+    enrolments = db.session.scalars(
+        select(Enrollment).where(Enrollment.course_id == course["id"])
+    ).all()
+    assert {e.status for e in enrolments} == {"active"} and len(enrolments) == 2
+    assert db.session.get(Course, course["id"]).seats_taken == 2
+    db.session.add_all(
+        ModuleCompletion(enrollment_id=e.id, module_id=course["modules"][0]["id"], how="manual")
+        for e in enrolments
+    )
+    db.session.commit()
+
+    issued = cli("issue-certificates", course["code"], "--as", admin.email)
+    again = cli("issue-certificates", course["code"], "--as", admin.email)
+
+    assert_exit(issued, 0)
+    assert "Issued 2 certificate(s); skipped: none." in issued.output
+    assert "Issued 0 certificate(s); skipped: 2 already_issued." in again.output
+
+    out = tmp_path / "certificates.zip"
+    exported = cli("export-certificates", course["code"], str(out))
+
+    assert_exit(exported, 0)
+    assert f"Wrote 2 certificate(s) to {out}" in exported.output
+    serials = sorted(
+        db.session.scalars(
+            select(Certificate.serial).where(Certificate.course_id == course["id"])
+        ).all()
+    )
+    with zipfile.ZipFile(out) as archive:
+        assert archive.testzip() is None
+        assert [name.split("_")[0] for name in archive.namelist()] == serials
+    assert list(tmp_path.glob("*.partial")) == []
+
+
+def test_commands_refuse_an_unknown_course_and_write_no_file(cli, admin, tmp_path):
+    out = tmp_path / "none.zip"
+    assert "No course has the code NOPE" in cli("export-certificates", "NOPE", str(out)).output
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    result = cli("issue-certificates", "NOPE", "--as", admin.email)
+    assert_exit(result, 1)
+
+
+def test_run_jobs_once_runs_the_queued_jobs(cli, app, admin, admin_client, monkeypatch):
+    from lms.jobs.models import Job
+    from tests.certificates.helpers import certificate_course
+
+    monkeypatch.setitem(app.config, "LMS_JOBS_RUNNER", "worker")
+    course = certificate_course(admin_client)
+    response = admin_client.get(
+        f"/api/v1/courses/{course['id']}/certificates.zip", headers={"Prefer": "respond-async"}
+    )
+    assert response.status_code == 202
+
+    result = cli("run-jobs", "--once")
+
+    assert_exit(result, 0)
+    assert "Ran 1 job(s)." in result.output
+    job = db.session.get(Job, response.get_json()["id"], populate_existing=True)
+    assert job.status == "succeeded" and job.result["certificates"] == 0

@@ -3,9 +3,14 @@
 from flask import Response, send_file
 from flask_smorest import Blueprint
 
-from lms.certificates import pdf
+from lms.certificates import export, pdf
+from lms.core.api import BINARY
 from lms.core.auth import actor, login_required, roles_required
 from lms.core.storage import get_storage
+from lms.jobs import kinds
+from lms.jobs import services as jobs
+from lms.jobs.schemas import JobOut
+from lms.jobs.views import accepted
 
 blp = Blueprint(
     "certificate_files",
@@ -23,7 +28,7 @@ def _private_download(response):
 
 @blp.route("/certificates/<string:serial>/pdf")
 @login_required
-@blp.response(200, content_type=pdf.PDF_MIMETYPE, description="The PDF, as an attachment.")
+@blp.response(200, BINARY, content_type=pdf.PDF_MIMETYPE, description="The PDF, as an attachment.")
 @blp.alt_response(
     409,
     description="The holder asked for a revoked (``certificate-revoked``) or superseded "
@@ -53,16 +58,31 @@ def download_pdf(serial):
 @roles_required("admin")
 @blp.response(
     200,
+    BINARY,
     content_type=pdf.ZIP_MIMETYPE,
     description="Every valid certificate of the course as ``<serial>_<name>.pdf``, streamed. "
     "A course without valid certificates gives an empty archive.",
+)
+@blp.alt_response(
+    202,
+    schema=JobOut,
+    description="A large course (more than ``LMS_JOB_SYNC_LIMIT`` valid certificates), or "
+    "``Prefer: respond-async``: the archive is built by a job; poll ``Location`` and "
+    "download it from the job's ``result_url``.",
 )
 def download_zip(course_id):
     """Every valid certificate PDF of a course, in one ZIP archive (admins).
 
     PDFs not rendered yet are rendered and stored first; the archive is then streamed,
-    one PDF at a time.
+    one PDF at a time. Rendering takes about 40 ms a PDF, so for a large course (or on
+    ``Prefer: respond-async``) the answer is 202 with a job that builds the archive.
     """
+    count = export.valid_count(course_id)
+    if jobs.wants_async(count):
+        job = jobs.create_job(
+            kinds.CERTIFICATES_ZIP, {"course_id": course_id}, actor=actor(), total=count
+        )
+        return accepted(job)
     entries = pdf.course_zip_entries(course_id)
     filename = pdf.zip_filename(course_id)
     # No stream_with_context: the generator needs neither the request nor the database.

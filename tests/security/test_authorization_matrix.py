@@ -124,6 +124,8 @@ ROUTES: dict[tuple[str, str], Row] = {
         Row((401, 404, 404, 409, 403, 409)),
     ("GET", "/api/v1/issuer"): Row((200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/issuer/jwks.json"): Row((200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/jobs/<int:job_id>"): Row((401, 404, 404, 404, 404, 200)),
+    ("GET", "/api/v1/jobs/<int:job_id>/result"): Row((401, 404, 404, 404, 404, 200)),
     ("GET", "/api/v1/me/certificates"): Row((401, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/me/enrollments"): Row((401, 200, 200, 200, 200, 200)),
     ("DELETE", "/api/v1/modules/<int:module_id>"):

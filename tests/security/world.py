@@ -5,7 +5,7 @@
     instructor A assigned to course A; course B (published) with instructor B
     teacher T1 enrolled in A: a quiz attempt (progress), a submission with a PDF file,
         an extension on the practical module, a passing grade, an issued certificate,
-        a personal API token
+        a personal API token; the admin's certificates ZIP job (succeeded)
     teacher T2 enrolled in course B only (never in A)
     admin
 
@@ -139,6 +139,13 @@ def build_world(app) -> World:
     )
     assert len(issued["issued"]) == 1, issued
     certificate = issued["issued"][0]
+    job = _ok(  # the admin's ZIP export job (run inline by the test configuration)
+        admin.get(
+            f"/api/v1/courses/{course_a['id']}/certificates.zip",
+            headers={"Prefer": "respond-async"},
+        ),
+        202,
+    )
     token, _secret = account_services.create_api_token(u["teacher_t1"], "script", None)
     db.session.commit()
 
@@ -157,5 +164,6 @@ def build_world(app) -> World:
         "t1_id": u["teacher_t1"].id,
         "instructor_id": u["instructor"].id,
         "holder_name": certificate["holder_name"],
+        "job_id": job["id"],
     }
     return world
