@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 import logging
 import os
 import re
@@ -24,9 +23,10 @@ from lms.certificates import pdf as certificate_pdf
 from lms.certificates.models import Certificate
 from lms.core.storage import get_storage
 from lms.extensions import db
+from tests import races
 from tests.certificates.helpers import certificate_course, issued_certificate
 from tests.conftest import POSTGRES
-from tests.factories import ApiClient, UserFactory, assert_problem
+from tests.factories import UserFactory, assert_problem
 from tests.practicals.helpers import client_for, instructor_of
 
 A4_LANDSCAPE = (841.89, 595.28)
@@ -380,17 +380,6 @@ def test_zip_entry_names_are_safe_file_names():
 
 # --- real concurrency (PostgreSQL) -------------------------------------------------------------
 
-_addresses = itertools.count(1)
-
-
-def _client_with_address(app, email: str) -> ApiClient:
-    """A logged-in client with its own address (the login rate limit is per address)."""
-    c = ApiClient(app.test_client())
-    n = next(_addresses)
-    c.client.environ_base["REMOTE_ADDR"] = f"10.9.{n // 256 % 256}.{n % 256}"
-    c.login(email)
-    return c
-
 
 def _stored_files(app) -> set:
     root = Path(app.config["LMS_UPLOAD_DIR"])
@@ -404,7 +393,7 @@ def test_concurrent_first_downloads_store_one_pdf_and_answer_identical_bytes(app
     factory = UserFactory()
     with app.app_context():
         emails = [factory.create(role="admin").email for _ in range(6)]
-    clients = [_client_with_address(app, email) for email in emails]
+    clients = [races.client_for(app, email) for email in emails]
     with app.app_context():
         setup = issued_certificate(clients[0], factory, full_name="欧阳晓燕")
     before = _stored_files(app)

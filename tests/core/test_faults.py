@@ -58,7 +58,7 @@ from lms.certificates.models import Certificate
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.practicals.models import Grade, GradeRevision, Submission
-from tests import evidence
+from tests import evidence, races
 from tests.catalog.helpers import published_course
 from tests.certificates.helpers import (
     certificate_course,
@@ -74,7 +74,6 @@ pytestmark = pytest.mark.real_db
 
 SECRET = "injected-fault-7f1c password=hunter2"
 LEAKS = ("Traceback", "hunter2", "injected-fault", "RuntimeError", "OperationalError", "psycopg")
-_addresses = itertools.count(1)
 _codes = itertools.count(1)
 
 
@@ -229,15 +228,6 @@ def assert_clean_failure(response, kind: str) -> None:
 # --- the people and the scenarios -------------------------------------------------------------
 
 
-def logged_in(app, email: str) -> ApiClient:
-    """A client with an address of its own (the login limit is per address)."""
-    client = ApiClient(app.test_client())
-    n = next(_addresses)
-    client.client.environ_base["REMOTE_ADDR"] = f"10.9.{n // 256 % 256}.{n % 256}"
-    client.login(email)
-    return client
-
-
 @dataclass
 class World:
     app: object
@@ -249,7 +239,7 @@ class World:
         with self.app.app_context():
             user = self.factory.create(role="teacher", **fields)
             user_id, email = user.id, user.email
-        return user_id, logged_in(self.app, email)
+        return user_id, races.client_for(self.app, email)
 
 
 @pytest.fixture
@@ -257,7 +247,7 @@ def world(app):
     factory = UserFactory()
     with app.app_context():
         email = factory.create(role="admin", full_name="王教务").email
-    yield World(app, factory, logged_in(app, email), email)
+    yield World(app, factory, races.client_for(app, email), email)
     # Before the real_db clean-up empties the tables: a reissued certificate and the one
     # it replaces point at each other, which SQLite's row-by-row foreign keys refuse to
     # delete in one statement.
@@ -699,7 +689,7 @@ def test_negative_control_without_pre_ping_the_first_request_after_a_kill_answer
         }
     )
     try:
-        client = logged_in(plain, world.admin_email)
+        client = races.client_for(plain, world.admin_email)
         assert client.get("/api/v1/auth/me").status_code == 200
         with plain.app_context():
             pids_before = set(idle_backends(admin_engine))

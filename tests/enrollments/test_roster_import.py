@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import itertools
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import openpyxl
 import pytest
@@ -18,6 +15,7 @@ from lms.audit.services import verify_chain
 from lms.catalog.models import Course
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
+from tests import races
 from tests.catalog.helpers import published_course
 from tests.conftest import POSTGRES
 from tests.factories import ApiClient, UserFactory, assert_problem
@@ -415,7 +413,6 @@ def test_a_teacher_is_forbidden(teacher_client, course):
 
 
 def test_an_instructor_of_the_course_is_forbidden(admin_client, app, users, course):
-    from tests.factories import ApiClient
 
     instructor = users.create(role="instructor", email="mentor@gdqy.edu.cn", full_name="黄导师")
     admin_client.put(f"/api/v1/courses/{course['id']}/instructors/{instructor.id}")
@@ -443,29 +440,6 @@ def test_a_json_body_is_415(admin_client, course):
 
 # --- under concurrency (PostgreSQL) ----------------------------------------------------------
 
-_addresses = itertools.count(1)
-
-
-def logged_in(app, email_address: str) -> ApiClient:
-    """A client of its own, from an address of its own (logins are rate limited by address)."""
-    c = ApiClient(app.test_client())
-    n = next(_addresses)
-    c.client.environ_base["REMOTE_ADDR"] = f"10.9.{n // 256}.{n % 256}"
-    c.login(email_address)
-    return c
-
-
-def fire_together(requests) -> list:
-    """Run the callables in as many threads released by one barrier; their responses."""
-    barrier = threading.Barrier(len(requests), timeout=60)
-
-    def run(request):
-        barrier.wait()
-        return request()
-
-    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-        return list(pool.map(run, requests, timeout=120))
-
 
 @pytest.mark.postgres
 @pytest.mark.real_db
@@ -476,30 +450,30 @@ def test_a_roster_racing_self_enrolments_never_overbooks_and_is_all_or_nothing(a
     with app.app_context():
         admin_email = factory.create(role="admin").email
         teacher_emails = [factory.create().email for _ in range(15)]
-    admin = logged_in(app, admin_email)
+    admin = races.client_for(app, admin_email)
     course = published_course(admin, code=f"RACE-{run}", capacity=20, waitlist_enabled=False)
-    teachers = [logged_in(app, e) for e in teacher_emails]
+    teachers = [races.client_for(app, e) for e in teacher_emails]
     content = xlsx_bytes(roster(10))  # ten new accounts: 25 candidates for 20 seats
     url = f"/api/v1/courses/{course['id']}/enrollments"
 
-    responses = fire_together(
+    responses = races.fire_together(
         [lambda: upload(admin, course["id"], content)]
         + [lambda c=c: c.post(url, json={}) for c in teachers]
     )
 
-    imported, enrolled = responses[0], responses[1:]
-    assert imported.status_code in (200, 422), imported.get_json()
-    assert {r.status_code for r in enrolled} <= {201, 409}
+    (imported_status, imported), enrolled = responses[0], responses[1:]
+    assert imported_status in (200, 422), imported
+    assert {status for status, _ in enrolled} <= {201, 409}
     with app.app_context():
         seats = db.session.get(Course, course["id"]).seats_taken
         active = count(
             Enrollment, Enrollment.course_id == course["id"], Enrollment.status == "active"
         )
         from_file = count(User, User.email.like("%@gz-roster.edu.cn"))
-    self_enrolled = sum(r.status_code == 201 for r in enrolled)
+    self_enrolled = sum(status == 201 for status, _ in enrolled)
     assert seats == active <= 20
-    if imported.status_code == 200:
-        assert imported.get_json()["enrolled"] == from_file == 10
+    if imported_status == 200:
+        assert imported["enrolled"] == from_file == 10
         assert active == 10 + self_enrolled
     else:  # more than ten teachers were faster: the whole file is refused
         assert from_file == 0 and active == self_enrolled > 10
