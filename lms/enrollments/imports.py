@@ -11,8 +11,9 @@ lists every bad row: besides the field rules of the user import, a row may not n
 instructor, an admin or a deactivated account, nor give a role other than teacher, and
 without a waitlist the rows needing a seat must fit in the free seats.
 
-Lookups are batched (one query per ``tabular.LOOKUP_BATCH`` keys) and writes flushed in
-batches with one audit append per batch, so the number of queries does not grow per row.
+Lookups are batched (one query per ``tabular.LOOKUP_BATCH`` keys, passed as one array on
+PostgreSQL) and writes go in batches, each one INSERT of the places (returning their ids)
+and one audit append, so the number of queries does not grow per row.
 On a real import the course row stays locked from validation to commit: concurrent
 enrolments in the course wait, and the seats counted are the seats taken. Like every
 service, this flushes but never commits.
@@ -23,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts import imports as user_import
@@ -35,6 +36,8 @@ from lms.core.db import utcnow
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.enrollments.services import AlreadyEnrolled, CourseFull, EnrollmentClosed
 from lms.extensions import db
+from lms.jobs.progress import Progress, report
+from lms.learning.progress import gc_paused
 
 SOURCE = "import"
 ACTIVE, WAITLISTED = EnrollmentStatus.ACTIVE.value, EnrollmentStatus.WAITLISTED.value
@@ -48,22 +51,26 @@ class RosterPlan:
 
     accounts: user_import.ImportPlan
     places: list[tuple[str, str]] = field(default_factory=list)  # (email, status)
-    existing: dict[str, User] = field(default_factory=dict)  # accounts found, by email
+    existing: dict[str, Row] = field(default_factory=dict)  # accounts found, by email
     withdrawn: dict[int, Enrollment] = field(default_factory=dict)  # by user id: to revive
 
 
-def import_roster(course: Course, file, *, dry_run: bool, actor: User) -> dict:
+def import_roster(
+    course: Course, file, *, dry_run: bool, actor: User, progress: Progress | None = None
+) -> dict:
     """Create or update the accounts of a roster file and enrol them; the ``ImportReport``.
 
     With ``dry_run`` everything is validated and counted (seats simulated from the course's
     capacity and seats taken), but nothing is written and no activation token is issued.
+    ``progress(done, total)`` is called after each batch of places written.
     """
     check_open(course)
     table = tabular.read_table(file)
     if not dry_run:
         lock_course(course)
-    plan = plan_roster(course, table, actor=actor)
-    tokens = [] if dry_run else apply_roster(course, plan, actor=actor)
+    with gc_paused():  # tens of thousands of objects that all survive: see gc_paused
+        plan = plan_roster(course, table, actor=actor)
+        tokens = [] if dry_run else apply_roster(course, plan, actor=actor, progress=progress)
     return {
         "rows": len(table.rows),
         "created": len(plan.accounts.new),
@@ -103,7 +110,7 @@ def plan_roster(course: Course, table: tabular.Table, *, actor: User) -> RosterP
     """Validate every row and decide what happens to it, or raise one 422 listing every
     invalid row (field rules, roster rules, and seats when there is no waitlist)."""
     rows, errors = tabular.validate_people(table)
-    existing = tabular.fetch_by(User.email, [row.values["email"] for row in rows])
+    existing = accounts_by_email([row.values["email"] for row in rows])
     enrolments = enrolments_by_user(course, [user.id for user in existing.values()])
     enrolled = {uid for uid, e in enrolments.items() if e.status != WITHDRAWN}
     roster_errors = [e for row in rows for e in row_errors(row, existing.get(row.values["email"]))]
@@ -114,16 +121,39 @@ def plan_roster(course: Course, table: tabular.Table, *, actor: User) -> RosterP
     places, seat_errors = assign_places(course, needing)
     tabular.raise_if_errors(errors + roster_errors + seat_errors)
     withdrawn = {uid: e for uid, e in enrolments.items() if e.status == WITHDRAWN}
-    return RosterPlan(user_import.plan_import(rows, actor=actor), places, existing, withdrawn)
+    accounts = user_import.plan_import(rows, actor=actor, existing=existing)
+    return RosterPlan(accounts, places, existing, withdrawn)
 
 
-def _user_id(existing: dict[str, User], row: tabular.RowData) -> int | None:
+# What planning reads of the accounts named: plain rows, not entities (10,000 User objects
+# cost more than all the rest of the planning); the accounts to update are loaded as
+# entities when the plan is applied.
+ACCOUNT_COLUMNS = (
+    User.id,
+    User.email,
+    User.role,
+    User.is_active,
+    User.full_name,
+    *(getattr(User, name) for name in user_import.PROFILE_FIELDS),
+)
+
+
+def accounts_by_email(emails: list[str]) -> dict[str, Row]:
+    """The ``ACCOUNT_COLUMNS`` of the accounts with ``emails``, by email."""
+    found = {}
+    for batch in tabular.lookup_batches(sorted(set(emails))):
+        stmt = select(*ACCOUNT_COLUMNS).where(tabular.among(User.email, batch))
+        found.update((account.email, account) for account in db.session.execute(stmt))
+    return found
+
+
+def _user_id(existing: dict[str, Row], row: tabular.RowData) -> int | None:
     """The id of the row's existing account; None for a new one (never enrolled)."""
     user = existing.get(row.values["email"])
     return None if user is None else user.id
 
 
-def row_errors(row: tabular.RowData, user: User | None) -> list[dict]:
+def row_errors(row: tabular.RowData, user: Row | None) -> list[dict]:
     """The roster rules of one valid person row: only active teacher accounts are enrolled."""
     errors = []
     role = row.values.get("role")
@@ -192,9 +222,9 @@ def _course_full(row: tabular.RowData, free: int, needed: int) -> dict:
 def enrolments_by_user(course: Course, user_ids: list[int]) -> dict[int, Enrollment]:
     """The course's enrolments (any status) of ``user_ids``, one query per batch of ids."""
     found = {}
-    for batch in tabular.chunked(sorted(set(user_ids)), tabular.LOOKUP_BATCH):
+    for batch in tabular.lookup_batches(sorted(set(user_ids))):
         stmt = select(Enrollment).where(
-            Enrollment.course_id == course.id, Enrollment.user_id.in_(batch)
+            Enrollment.course_id == course.id, tabular.among(Enrollment.user_id, batch)
         )
         found.update((e.user_id, e) for e in db.session.scalars(stmt))
     return found
@@ -203,25 +233,52 @@ def enrolments_by_user(course: Course, user_ids: list[int]) -> dict[int, Enrollm
 # --- writing ---------------------------------------------------------------------------------
 
 
-def apply_roster(course: Course, plan: RosterPlan, *, actor: User) -> list[dict]:
+def apply_roster(
+    course: Course, plan: RosterPlan, *, actor: User, progress: Progress | None = None
+) -> list[dict]:
     """Write the plan: account updates, new accounts, then the enrolments; returns the
-    activation tokens of the new accounts."""
+    activation tokens of the new accounts. ``progress`` counts accounts created, then
+    places written."""
+    created = len(plan.accounts.new)
+    total = created + len(plan.places)
     update_accounts(plan.accounts.updates, actor=actor)
-    tokens = user_import.create_accounts(plan.accounts.new, actor=actor)
-    new = [person["email"] for person in plan.accounts.new]
-    users = {**plan.existing, **tabular.fetch_by(User.email, new)}
-    places = [(users[email], status) for email, status in plan.places]
-    enrol(course, places, revive=plan.withdrawn, actor=actor)
+    tokens = user_import.create_accounts(
+        plan.accounts.new, actor=actor, progress=lambda done: report(progress, done, total)
+    )
+    ids = {email: user.id for email, user in plan.existing.items()}
+    ids.update(_ids_by_email([person["email"] for person in plan.accounts.new]))
+    places = [(ids[email], status) for email, status in plan.places]
+    enrol(
+        course,
+        places,
+        revive=plan.withdrawn,
+        actor=actor,
+        progress=lambda done, _: report(progress, created + done, total),
+    )
     return tokens
 
 
-def update_accounts(updates: list[tuple[User, dict]], *, actor: User) -> None:
+def _ids_by_email(emails: list[str]) -> dict[str, int]:
+    """The ids of the accounts with ``emails`` (just created), one query per batch."""
+    ids: dict[str, int] = {}
+    for batch in tabular.lookup_batches(emails):
+        ids.update(
+            db.session.execute(
+                select(User.email, User.id).where(tabular.among(User.email, batch))
+            ).all()
+        )
+    return ids
+
+
+def update_accounts(updates: list[tuple[Row, dict]], *, actor: User) -> None:
     """Apply profile changes of existing accounts, audited like ``accounts.update_user``
     but with one audit append per batch instead of one per account.
 
     Roster rows change profile fields only: email is the key, and a role other than
     teacher was refused while planning, so neither role nor activity changes here.
     """
+    users = tabular.fetch_by(User.id, [account.id for account, _ in updates])
+    updates = [(users[account.id], changes) for account, changes in updates]
     for batch in tabular.chunked(updates, user_import.FLUSH_BATCH):
         for user, changes in batch:
             for key, value in changes.items():
@@ -240,41 +297,71 @@ def update_accounts(updates: list[tuple[User, dict]], *, actor: User) -> None:
 
 def enrol(
     course: Course,
-    places: list[tuple[User, str]],
+    places: list[tuple[int, str]],
     *,
     revive: dict[int, Enrollment],
     actor: User,
-) -> list[Enrollment]:
-    """Enrol users with the statuses planned, in batches; the withdrawn enrolments in
-    ``revive`` (by user id) are reused, as the (course, user) pair is unique.
+    progress: Progress | None = None,
+) -> int:
+    """Enrol users (by id) with the statuses planned, in batches; the withdrawn enrolments in
+    ``revive`` (by user id) are reused, as the (course, user) pair is unique. Returns the
+    number of places written.
 
     Behaves like ``services.enroll_many`` (source "import", one audit event per placement)
     without a savepoint and two queries per user. The seats are taken with one conditional
     update; as the course row is locked it succeeds, and the check constraint on the
-    course would refuse an overbooking anyway.
+    course would refuse an overbooking anyway. New rows go in as one INSERT per batch
+    that returns their ids (``tabular.insert_rows``), which the audit events need.
     """
     if not places:
-        return []
+        return 0
     take_seats(course, sum(1 for _, status in places if status == ACTIVE))
     now = utcnow()
-    placed = []
     for batch_start in range(0, len(places), user_import.FLUSH_BATCH):
         batch = places[batch_start : batch_start + user_import.FLUSH_BATCH]
-        rows = []
-        for offset, (user, status) in enumerate(batch):
+        rows, placed = [], {}
+        for offset, (user_id, status) in enumerate(batch):
             # One microsecond apart: the waitlist is served by queued_at, so it keeps file order
             # also for revived rows, whose ids are older.
             queued_at = now + timedelta(microseconds=batch_start + offset)
-            enrollment = revive.get(user.id) or Enrollment(course_id=course.id, user_id=user.id)
-            enrollment.status, enrollment.source, enrollment.queued_at = status, SOURCE, queued_at
-            enrollment.activated_at = queued_at if status == ACTIVE else None
-            enrollment.withdrawn_at = None
-            rows.append(enrollment)
-        db.session.add_all(rows)
-        _flush_enrolments()
-        audit.record_many([_created_event(course, e) for e in rows], actor=actor)
-        placed += rows
-    return placed
+            values = {
+                "status": status,
+                "source": SOURCE,
+                "queued_at": queued_at,
+                "activated_at": queued_at if status == ACTIVE else None,
+                "withdrawn_at": None,
+            }
+            if user_id in revive:
+                for key, value in values.items():
+                    setattr(revive[user_id], key, value)
+                placed[user_id] = revive[user_id].id
+            else:
+                rows.append({"course_id": course.id, "user_id": user_id, **values})
+        placed.update(_write_enrolments(rows, now))
+        audit.record_many(
+            [_created_event(course, placed[user_id], user_id, status) for user_id, status in batch],
+            actor=actor,
+        )
+        report(progress, batch_start + len(batch), len(places))
+    return len(places)
+
+
+def _write_enrolments(rows: list[dict], now) -> dict[int, int]:
+    """Flush the revived rows and insert the new ones (409 if one was enrolled meanwhile);
+    the new enrolments' ids by user id."""
+    try:
+        db.session.flush()
+        inserted = tabular.insert_rows(
+            Enrollment.__table__,
+            [{**row, "created_at": now, "updated_at": now} for row in rows],
+            returning=("user_id", "id"),
+        )
+    except IntegrityError as exc:  # someone enrolled one of these users meanwhile
+        raise AlreadyEnrolled(
+            "A teacher in the file was enrolled meanwhile; import again.",
+            "文件中的某位学员刚被他人报名，请重新导入。",
+        ) from exc
+    return dict(inserted)
 
 
 def take_seats(course: Course, seats: int) -> None:
@@ -297,21 +384,6 @@ def take_seats(course: Course, seats: int) -> None:
         )
 
 
-def _flush_enrolments() -> None:
-    try:
-        db.session.flush()
-    except IntegrityError as exc:  # someone enrolled one of these users meanwhile
-        raise AlreadyEnrolled(
-            "A teacher in the file was enrolled meanwhile; import again.",
-            "文件中的某位学员刚被他人报名，请重新导入。",
-        ) from exc
-
-
-def _created_event(course: Course, enrollment: Enrollment) -> audit.PendingEvent:
-    data = {
-        "course_id": course.id,
-        "user_id": enrollment.user_id,
-        "status": enrollment.status,
-        "source": SOURCE,
-    }
-    return audit.PendingEvent("enrollment.created", "enrollment", enrollment.id, data)
+def _created_event(course: Course, enrollment_id: int, user_id: int, status: str):
+    data = {"course_id": course.id, "user_id": user_id, "status": status, "source": SOURCE}
+    return audit.PendingEvent("enrollment.created", "enrollment", enrollment_id, data)
