@@ -7,9 +7,9 @@ constraint refuses any state above capacity. Uniqueness per (course, user) is a 
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from lms.accounts.models import Role, User
 from lms.audit import services as audit
@@ -248,12 +248,17 @@ def get_enrollment(enrollment_id: int, user: User) -> Enrollment:
 
 
 def roster_query(course: Course, *, status: str | None = None, q: str | None = None):
-    """A course's enrolments with their users, in queue order."""
+    """A course's enrolments with their users, in queue order.
+
+    The order is an index (``ix_enrollments_course_queue``, or the status one when
+    filtered), so a page is read from the index without sorting the whole course; the user
+    is joined once (for the filter, when there is one, and for the output).
+    """
     stmt = (
         select(Enrollment)
         .join(Enrollment.user)
         .where(Enrollment.course_id == course.id)
-        .options(joinedload(Enrollment.user))
+        .options(contains_eager(Enrollment.user))
         .order_by(Enrollment.queued_at, Enrollment.id)
     )
     if status:
@@ -268,6 +273,14 @@ def roster_query(course: Course, *, status: str | None = None, q: str | None = N
             )
         )
     return stmt
+
+
+def roster_total(counts: dict[str, int], *, status: str | None = None, q: str | None = None):
+    """The number of roster rows, from ``roster_counts`` when no search narrows it (None:
+    count them), which spares a second pass over a large course."""
+    if q:
+        return None
+    return counts[status] if status else sum(counts.values())
 
 
 def roster_counts(course: Course) -> dict[str, int]:
@@ -285,11 +298,15 @@ def roster_counts(course: Course) -> dict[str, int]:
 def my_enrollments_query(user: User, *, status: str | None = None):
     """The user's own enrolments with their courses, newest course first."""
     # A roster prepared in a draft course stays invisible until the course is published.
+    # 'draft' is rendered into the SQL, not bound: with a parameter, PostgreSQL's generic
+    # plan for the prepared statement (psycopg prepares after five runs) guesses that
+    # "status <> $2" keeps one course and walks all 1k courses (8 ms instead of 0.2 ms).
+    not_draft = Course.status != literal(CourseStatus.DRAFT.value, literal_execute=True)
     stmt = (
         select(Enrollment)
         .join(Enrollment.course)
-        .where(Enrollment.user_id == user.id, Course.status != CourseStatus.DRAFT)
-        .options(joinedload(Enrollment.course).joinedload(Course.program))
+        .where(Enrollment.user_id == user.id, not_draft)
+        .options(contains_eager(Enrollment.course).joinedload(Course.program))
         .order_by(Course.starts_on.desc(), Enrollment.id.desc())
     )
     if status:
