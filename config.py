@@ -79,6 +79,23 @@ def _signing_key(env: str) -> str:
     return _development_signing_key()
 
 
+def _pool_options() -> dict:
+    """Connection pool sizing per process, only where the environment sets it.
+
+    Unset, SQLAlchemy's defaults apply: 5 connections kept, 10 more on demand, and a request
+    that finds all 15 busy waits up to 30 s for one (then 503 with Retry-After); it is never
+    refused at once. A sync gunicorn worker holds one connection at most; threaded servers
+    need LMS_DB_POOL_SIZE near their thread count. Keep processes x (pool size + overflow)
+    under PostgreSQL's max_connections. (In-memory SQLite has no pool to size.)
+    """
+    names = {
+        "pool_size": "LMS_DB_POOL_SIZE",
+        "max_overflow": "LMS_DB_MAX_OVERFLOW",
+        "pool_timeout": "LMS_DB_POOL_TIMEOUT",
+    }
+    return {key: int(os.environ[name]) for key, name in names.items() if os.environ.get(name)}
+
+
 def load_config(env: str | None = None) -> dict:
     """Return the Flask configuration mapping for ``env`` (default: ``LMS_ENV``)."""
     env = env or os.environ.get("LMS_ENV", "development")
@@ -104,7 +121,7 @@ def load_config(env: str | None = None) -> dict:
         "TESTING": testing,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, **_pool_options()},
         "LMS_BASE_URL": os.environ.get("LMS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust
         # (client address for rate limits and sessions, https scheme). 0: trust none.
@@ -112,6 +129,13 @@ def load_config(env: str | None = None) -> dict:
         "LMS_UPLOAD_DIR": os.environ.get("LMS_UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
         "LMS_CERT_FONT": os.environ.get("LMS_CERT_FONT", ""),
         "LMS_SIGNING_KEY": _signing_key(env),
+        # Background jobs (lms.jobs): who runs them ("thread": the process that accepted
+        # them; "worker": `flask lms run-jobs`; "inline": after the request's commit, in
+        # the request, for deterministic tests), above how many rows an endpoint answers
+        # 202 with a job, and after how many seconds without a heartbeat a job is failed.
+        "LMS_JOBS_RUNNER": os.environ.get("LMS_JOBS_RUNNER", "inline" if testing else "thread"),
+        "LMS_JOB_SYNC_LIMIT": _int("LMS_JOB_SYNC_LIMIT", 500),
+        "LMS_JOB_STALE_SECONDS": _int("LMS_JOB_STALE_SECONDS", 120),
         # Argon2id cost. The defaults follow RFC 9106's second recommended option (64 MiB);
         # the test suite lowers them so that thousands of hashes stay fast.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 1 if testing else 3),
@@ -138,8 +162,17 @@ def load_config(env: str | None = None) -> dict:
         # Rate limits (Flask-Limiter reads these keys directly).
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "RATELIMIT_HEADERS_ENABLED": True,
-        "RATELIMIT_STRATEGY": "moving-window",
+        # Redis down: count in each process's memory (logged as a warning) until it answers
+        # again, rather than failing login and verification with 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # X-RateLimit-* on every limited answer and Retry-After on a 429; each costs a second
+        # Redis call per request (about 0.1 ms of CPU in a worker, docs/benchmarks.md row 1).
+        "RATELIMIT_HEADERS_ENABLED": _flag("RATELIMIT_HEADERS_ENABLED", True),
+        # Sliding window counter: two counters per key and window, one Redis script per hit
+        # and one for the X-RateLimit headers, constant time; the moving window's scripts
+        # keep and walk one entry per request (docs/benchmarks.md, row 1). No burst at a
+        # window's boundary: the previous window's count weighs in.
+        "RATELIMIT_STRATEGY": os.environ.get("RATELIMIT_STRATEGY", "sliding-window-counter"),
         "LOGIN_RATE_LIMIT_PER_ADDRESS": os.environ.get("LMS_LOGIN_LIMIT_ADDRESS", "30 per minute"),
         "CERT_VERIFY_RATE_LIMIT": os.environ.get("LMS_VERIFY_LIMIT_ADDRESS", "60 per minute"),
         "LOGIN_RATE_LIMIT_PER_ACCOUNT": os.environ.get("LMS_LOGIN_LIMIT_ACCOUNT", "5 per minute"),

@@ -73,6 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.certificates.pages import pages as verify_pages
     from lms.enrollments.views import blp as enrollments_blp
     from lms.extensions import api
+    from lms.jobs.views import blp as jobs_blp
     from lms.learning.views import blp as learning_blp
     from lms.practicals.grading_views import blp as grading_blp
     from lms.practicals.views import blp as submissions_blp
@@ -92,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
         certificate_views.blp,
         pdf_views.blp,
         credential_views.blp,
+        jobs_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(verify_pages)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import swagger_ui_bundle
-from flask import Blueprint, Flask, request, send_from_directory
+from flask import Blueprint, Flask, g, request, send_from_directory
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -65,7 +65,13 @@ def secure_headers(response):
     is_html = response.mimetype == "text/html"
     headers.setdefault("Content-Security-Policy", HTML_CSP if is_html else API_CSP)
     if request.path.startswith("/api/") and "/docs/assets/" not in request.path:
-        if current_user.is_authenticated or request.path.startswith("/api/v1/auth"):
+        # A 5xx is never cached, and its user is not looked up: when the database is
+        # unavailable (503) loading the user again would fail again, inside this hook.
+        if (
+            response.status_code >= 500
+            or request.path.startswith("/api/v1/auth")
+            or _authenticated()
+        ):
             # A view's own "private, no-store" stays; so does "public" on public documents
             # (the issuer's JWKS), which are the same whoever asks.
             current = headers.get("Cache-Control", "")
@@ -74,6 +80,15 @@ def secure_headers(response):
         else:
             headers.setdefault("Cache-Control", "no-cache")
     return response
+
+
+def _authenticated() -> bool:
+    """Whether the caller is signed in, without loading anyone for a request that carries
+    neither a cookie nor an Authorization header (the public verification API, mostly):
+    such a request is anonymous whatever the loaders would say."""
+    if "_login_user" not in g and not request.cookies and "Authorization" not in request.headers:
+        return False
+    return current_user.is_authenticated
 
 
 def init_web(app: Flask) -> None:
