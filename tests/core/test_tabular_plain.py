@@ -15,7 +15,13 @@ VALID_ROWS = [
     {"email": "li.ming@gdqy.edu.cn", "full_name": "李明"},
     {"email": " Wang.Na@Example.CN ", "full_name": " 王娜 ", "role": "学员"},
     {"email": "a@b.cn", "full_name": "x", "role": "Instructor", "phone": "+86 138-0000-0000"},
-    {"email": "t@x.cn", "full_name": "y", "staff_no": "0012", "title": "讲师", "department": "机电"},
+    {
+        "email": "t@x.cn",
+        "full_name": "y",
+        "staff_no": "0012",
+        "title": "讲师",
+        "department": "机电",
+    },
     {"email": "u@x.cn", "full_name": "z", "institution": "i" * 200, "full_name_en": "Zhang"},
 ]
 DOUBTFUL_ROWS = [
@@ -62,7 +68,9 @@ def test_among_matches_in_for_text_and_integer_keys(users):
     awkward = ['quote"d@x.cn', "back\\slash@x.cn", "comma,brace}@x.cn", "plain@x.cn"]
     made = [users.create(email=email) for email in awkward]
     emails = [*awkward, "absent@x.cn"]
-    found = set(User.query.session.scalars(select(User.email).where(tabular.among(User.email, emails))))
+    found = set(
+        User.query.session.scalars(select(User.email).where(tabular.among(User.email, emails)))
+    )
     assert found == set(awkward)
     ids = [u.id for u in made[:2]] + [10**9]
     found_ids = set(User.query.session.scalars(select(User.id).where(tabular.among(User.id, ids))))
