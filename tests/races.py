@@ -14,8 +14,19 @@ import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests import evidence
+from tests.conftest import POSTGRES
 from tests.factories import ApiClient, UserFactory
+
+# Every race module: PostgreSQL only (real row locks), real commits, each race three times.
+PYTESTMARK = [
+    pytest.mark.postgres,
+    pytest.mark.real_db,
+    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)"),
+]
+REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 4)]
 
 RACES_RUN = "concurrency races run"
 CONTROLS_CAUGHT = "concurrency negative controls caught"

@@ -28,8 +28,7 @@ from lms.certificates.models import Certificate, CertificateSequence
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.learning.models import ModuleCompletion
-from tests import evidence
-from tests.conftest import POSTGRES
+from tests import evidence, races
 from tests.factories import ApiClient, UserFactory
 from tests.races import (
     REQUESTS_FIRED,
@@ -39,14 +38,10 @@ from tests.races import (
     race_passed,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.real_db,
-    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)"),
-]
+pytestmark = races.PYTESTMARK
 
 THREADS = 50
-REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 4)]
+REPEATS = races.REPEATS
 _codes = itertools.count(1)
 
 

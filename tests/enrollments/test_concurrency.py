@@ -29,8 +29,7 @@ from lms.catalog.models import Course
 from lms.enrollments import services as enrollment_services
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from tests import evidence
-from tests.conftest import POSTGRES
+from tests import evidence, races
 from tests.factories import ApiClient
 from tests.races import (
     client_for,
@@ -42,13 +41,9 @@ from tests.races import (
     token_clients,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.real_db,
-    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)"),
-]
+pytestmark = races.PYTESTMARK
 
-REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 4)]
+REPEATS = races.REPEATS
 THEORY = {"kind": "theory", "title": "工业互联网体系架构", "hours": 4}
 _codes = itertools.count(1)
 

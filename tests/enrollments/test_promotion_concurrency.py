@@ -30,7 +30,7 @@ from lms.core.db import utcnow
 from lms.enrollments import services as enrollment_services
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from tests.conftest import POSTGRES
+from tests import races
 from tests.enrollments.test_concurrency import course_state, make_course
 from tests.races import (
     client_for,
@@ -40,13 +40,9 @@ from tests.races import (
     race_passed,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.real_db,
-    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)"),
-]
+pytestmark = races.PYTESTMARK
 
-REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 4)]
+REPEATS = races.REPEATS
 ACTIVE, WAITLISTED, WITHDRAWN = "active", "waitlisted", "withdrawn"
 
 

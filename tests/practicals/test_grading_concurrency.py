@@ -25,7 +25,7 @@ from lms.core.errors import PreconditionFailed
 from lms.extensions import db
 from lms.practicals import grading
 from lms.practicals.models import Grade, GradeRevision
-from tests.conftest import POSTGRES
+from tests import races
 from tests.factories import UserFactory
 from tests.practicals.grading_helpers import (
     assign,
@@ -42,13 +42,9 @@ from tests.races import (
     race_passed,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.real_db,
-    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)"),
-]
+pytestmark = races.PYTESTMARK
 
-REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 4)]
+REPEATS = races.REPEATS
 GRADERS = 8
 
 
