@@ -22,33 +22,15 @@ from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.learning import progress as progress_service
 from lms.learning.models import ModuleCompletion, QuizAttempt
-from lms.practicals.models import Grade, Submission
 from tests.catalog.helpers import PRACTICAL
 from tests.conftest import POSTGRES
-from tests.learning import NO_QUIZ, WITH_QUIZ, make_course
+from tests.learning import NO_QUIZ, WITH_QUIZ, add_submission, make_course
 
 OPTIONAL_THEORY = {**NO_QUIZ, "title": "选修：数字孪生", "hours": 2, "required": False}
 OPTIONAL_PRACTICAL = {**PRACTICAL, "title": "选修：边缘计算实训", "hours": 4, "required": False}
 MODULES = [NO_QUIZ, WITH_QUIZ, OPTIONAL_THEORY, PRACTICAL, OPTIONAL_PRACTICAL]
 NAMES = ("theory", "quiz", "optional", "practical", "elective")
 ENROLMENTS = 30
-
-
-def _submission(enrollment_id, module, attempt_no, status, passed=None) -> None:
-    row = Submission(
-        enrollment_id=enrollment_id,
-        module_id=module["id"],
-        course_id=module["course_id"],
-        attempt_no=attempt_no,
-        status=status,
-        text="实训报告",
-    )
-    db.session.add(row)
-    db.session.flush()
-    if passed is not None:
-        db.session.add(
-            Grade(submission_id=row.id, scores=[], passed=passed, total_points=Decimal(70))
-        )
 
 
 def _quiz_attempt(enrollment_id, module, attempt_no, passed) -> None:
@@ -84,19 +66,19 @@ def _progress_of(n: int, enrollment_id: int, modules: dict) -> None:
     practical = modules["practical"]
     match n % 6:
         case 1:
-            _submission(enrollment_id, practical, 1, "graded", True)
+            add_submission(enrollment_id, practical, 1, "graded", True)
         case 2:
-            _submission(enrollment_id, practical, 1, "graded", False)
+            add_submission(enrollment_id, practical, 1, "graded", False)
         case 3:  # failed, then passed
-            _submission(enrollment_id, practical, 1, "graded", False)
-            _submission(enrollment_id, practical, 2, "graded", True)
+            add_submission(enrollment_id, practical, 1, "graded", False)
+            add_submission(enrollment_id, practical, 2, "graded", True)
         case 4:  # passed, then a new attempt not graded yet: hours stay, status does not
-            _submission(enrollment_id, practical, 1, "graded", True)
-            _submission(enrollment_id, practical, 2, "submitted")
+            add_submission(enrollment_id, practical, 1, "graded", True)
+            add_submission(enrollment_id, practical, 2, "submitted")
         case 5:
-            _submission(enrollment_id, practical, 1, "returned", False)
+            add_submission(enrollment_id, practical, 1, "returned", False)
     if n % 2 == 0:
-        _submission(enrollment_id, modules["elective"], 1, "graded", True)
+        add_submission(enrollment_id, modules["elective"], 1, "graded", True)
 
 
 def _mixed_course(admin_client, users, instructor, enrolments: int, code: str) -> Course:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 
+from lms.extensions import db
+from lms.practicals.models import Grade, Submission
 from tests.catalog.helpers import COURSE, QUIZ, add_module
 from tests.factories import client_for  # noqa: F401 - re-exported to this package's tests
 
@@ -60,3 +63,32 @@ def progress_ok(client, enrollment_id) -> dict:
 
 def by_module(progress_body: dict) -> dict[int, dict]:
     return {m["module_id"]: m for m in progress_body["modules"]}
+
+
+def add_submission(
+    enrollment_id: int, module: dict, attempt_no: int, status: str, passed: bool | None = None
+) -> int:
+    """A submission (and its grade when ``passed`` is given), committed to the test's
+    transaction; returns its id."""
+    submission = Submission(
+        enrollment_id=enrollment_id,
+        module_id=module["id"],
+        course_id=module["course_id"],
+        attempt_no=attempt_no,
+        status=status,
+        text="实训报告",
+    )
+    db.session.add(submission)
+    db.session.flush()
+    if passed is not None:
+        db.session.add(
+            Grade(
+                submission_id=submission.id,
+                scores=[],
+                passed=passed,
+                total_points=Decimal(80 if passed else 30),
+                returned_for_revision=status == "returned",
+            )
+        )
+    db.session.commit()
+    return submission.id

@@ -7,8 +7,6 @@ about how progress reads them, not about how they are made.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from sqlalchemy import select
 
@@ -16,7 +14,7 @@ from lms.catalog.models import Course
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.learning.progress import course_modules, progress_for_enrollments
-from lms.practicals.models import Grade, GradeRelease, Submission
+from lms.practicals.models import GradeRelease
 from tests.catalog.helpers import PRACTICAL
 from tests.factories import assert_problem
 from tests.learning import (
@@ -24,6 +22,7 @@ from tests.learning import (
     NO_QUIZ,
     ONLY_FIRST_RIGHT,
     WITH_QUIZ,
+    add_submission,
     attempt,
     by_module,
     client_for,
@@ -54,35 +53,6 @@ def practical(course):
 @pytest.fixture
 def enrollment(teacher_client, course):
     return enrol(teacher_client, course["id"])
-
-
-def add_submission(
-    enrollment_id: int, module: dict, attempt_no: int, status: str, passed: bool | None = None
-) -> int:
-    """A submission (and its grade when ``passed`` is given), committed to the test's
-    transaction; returns its id."""
-    submission = Submission(
-        enrollment_id=enrollment_id,
-        module_id=module["id"],
-        course_id=module["course_id"],
-        attempt_no=attempt_no,
-        status=status,
-        text="实训报告",
-    )
-    db.session.add(submission)
-    db.session.flush()
-    if passed is not None:
-        db.session.add(
-            Grade(
-                submission_id=submission.id,
-                scores=[],
-                passed=passed,
-                total_points=Decimal(80 if passed else 30),
-                returned_for_revision=status == "returned",
-            )
-        )
-    db.session.commit()
-    return submission.id
 
 
 # --- module statuses -----------------------------------------------------------------------
