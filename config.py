@@ -46,19 +46,12 @@ def _development_signing_key() -> str:
     """A per-checkout Ed25519 key in instance/ (PKCS#8 PEM, mode 0600), made once."""
     path = INSTANCE_DIR / "signing-key.pem"
     if not path.exists():
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from lms.certificates.signing import write_private_key
 
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        try:  # created 0600 from the start; a concurrent start may have won the race
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-                f.write(pem)
-        except FileExistsError:
+        try:
+            write_private_key(path)
+        except FileExistsError:  # a concurrent start won the race
             pass
     return str(path)
 

@@ -42,8 +42,11 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
 
 from ensure_test_db import masked, with_database  # noqa: E402
+
+from lms.certificates.signing import write_private_key  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
@@ -130,19 +133,6 @@ def app_env(database_url: str, upload_dir: Path, work: Path) -> dict:
         ARGON2_TIME_COST="1",
     )
     return env
-
-
-def write_signing_key(path: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path.write_bytes(pem)
-    path.chmod(0o600)
 
 
 RENDER_PDFS = """
@@ -316,7 +306,7 @@ def main() -> int:
     try:
         step(f"0. server {masked(server)}; scratch databases {src_db}, {restored_db}")
         check_client_matches_server(server)
-        write_signing_key(work / "signing-key.pem")
+        write_private_key(work / "signing-key.pem")
         (work / "backup").mkdir()
         create_database(server, src_db)
         created.append(src_db)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -81,6 +82,18 @@ def load_private_key(path: str) -> Ed25519PrivateKey:
             "Ed25519 key; make one with: openssl genpkey -algorithm ed25519"
         )
     return key
+
+
+def write_private_key(path: str | Path) -> None:
+    """A new Ed25519 key at ``path`` as PKCS#8 PEM, created with mode 0600 from the start
+    (FileExistsError if the file exists: a key is never overwritten)."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(pem)
 
 
 def init_signing(app: Flask) -> SigningKey:
