@@ -1,7 +1,7 @@
 # Developer commands. Everything runs through .venv/bin, so nothing needs activating.
 #   make run     migrate, load the demo data, serve on http://127.0.0.1:5000
 #   make test    the suite on SQLite, then on PostgreSQL (PYTEST_ARGS="-x -k login" to narrow)
-#   make lint    ruff check and ruff format --check
+#   make lint    ruff check, ruff format --check and lint-imports (the layers)
 # `make help` lists every target.
 
 SHELL := /bin/bash
@@ -33,7 +33,7 @@ WORKERS ?=
 help:
 	@echo "make run       migrate, seed the demo data and serve on http://$(HOST):$(PORT)"
 	@echo "make test      pytest on SQLite, then on PostgreSQL ($(TEST_PG_DB)); PYTEST_ARGS=..."
-	@echo "make lint      ruff check + ruff format --check"
+	@echo "make lint      ruff check + ruff format --check + lint-imports (layers)"
 	@echo "make format    ruff check --fix + ruff format"
 	@echo "make serve     gunicorn -c gunicorn.conf.py on $(SERVE_BIND) (production; WORKERS=n)"
 	@echo "make bench     benchmarks on PostgreSQL + Redis -> docs/benchmarks.md (SCALE=0.01: quick)"
@@ -76,11 +76,13 @@ test: venv
 		echo "scripts/ensure_test_db.py failed (exit $$status)"; exit $$status; \
 	fi
 
-# Both checks run even when the first fails, so one run shows everything to fix.
+# Every check runs even when one fails, so one run shows everything to fix. lint-imports
+# holds the code to the layers of docs/architecture.md (contracts in pyproject.toml).
 lint: venv
 	@status=0; \
 	$(BIN)/ruff check . || status=1; \
 	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/lint-imports --no-cache || status=1; \
 	exit $$status
 
 format: venv

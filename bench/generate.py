@@ -124,7 +124,7 @@ def migrate(url: str) -> None:
     """The schema, through the project's Alembic revisions."""
     from flask_migrate import upgrade
 
-    from lms import create_app
+    from lms.app import create_app
     from lms.extensions import db
 
     app = create_app({"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": _sqlalchemy(url)})
@@ -372,7 +372,7 @@ def table_counts(url: str) -> dict[str, int]:
 
 def _record_generated(url: str, sizes: Sizes, counts: dict) -> None:
     """Append one audit event through lms.audit, so the chain the app extends is valid."""
-    from lms import create_app
+    from lms.app import create_app
     from lms.audit import services as audit
     from lms.extensions import db
 

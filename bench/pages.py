@@ -44,7 +44,7 @@ class World:
 
 def make_app(database_url: str, workdir: Path) -> Flask:
     """The real app, configured as in production, bound to ``database_url``."""
-    from lms import create_app
+    from lms.app import create_app
 
     apply(production_env(workdir, database_url))
     return create_app(

@@ -42,12 +42,12 @@ from sqlalchemy.engine import make_url
 
 from lms.accounts.models import Role, User
 from lms.catalog.models import Course, CourseStatus
-from lms.certificates import completion
 from lms.certificates import pdf as certificate_pdf
 from lms.certificates import services as certificate_services
 from lms.certificates.fonts import certificate_font
 from lms.certificates.models import Certificate
 from lms.certificates.snapshot import build_snapshot, verify_url
+from lms.completion import eligibility as completion
 from lms.core.db import utcnow
 from lms.enrollments import imports
 from lms.enrollments.models import Enrollment

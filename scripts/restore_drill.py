@@ -137,7 +137,7 @@ def app_env(database_url: str, upload_dir: Path, work: Path) -> dict:
 
 RENDER_PDFS = """
 from sqlalchemy import select
-from lms import create_app
+from lms.app import create_app
 from lms.certificates.models import Certificate
 from lms.certificates.pdf import ensure_pdf
 from lms.extensions import db

@@ -16,10 +16,10 @@ from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from lms.accounts import services
+from lms.accounts import people, services
 from lms.accounts.models import ActivationToken, Role, User
 from lms.audit import services as audit
-from lms.core import tabular
+from lms.core import bulk, tabular
 from lms.core.db import utcnow
 from lms.core.tokens import digest, new_secret
 from lms.extensions import db
@@ -59,7 +59,7 @@ def import_users(file, *, dry_run: bool, actor: User, progress: Progress | None 
 
 def read_people(file) -> list[tabular.RowData]:
     """The valid person rows of an upload, or a 422 listing every invalid row."""
-    rows, errors = tabular.validate_people(tabular.read_table(file))
+    rows, errors = people.validate_people(people.read_people(file))
     tabular.raise_if_errors(errors)
     return rows
 
@@ -73,7 +73,7 @@ def plan_import(
     An admin cannot change their own role through a file: that is a row error (422).
     """
     if existing is None:
-        existing = tabular.fetch_by(User.email, [row.values["email"] for row in rows])
+        existing = bulk.fetch_by(User.email, [row.values["email"] for row in rows])
     plan, errors = ImportPlan(), []
     for row in rows:
         user = existing.get(row.values["email"])
@@ -129,7 +129,7 @@ def update_accounts(
     fields with one ``user.updated`` event per account, appended once per batch.
     ``progress(updated)`` after each batch."""
     done = 0
-    for batch in tabular.chunked(updates, FLUSH_BATCH):
+    for batch in bulk.chunked(updates, FLUSH_BATCH):
         events = []
         for user, changes in batch:
             profile = dict(changes)
@@ -166,7 +166,7 @@ def create_accounts(
     """
     tokens: list[dict] = []
     hours = current_app.config["ACTIVATION_TOKEN_HOURS"]
-    for batch in tabular.chunked(people, FLUSH_BATCH):
+    for batch in bulk.chunked(people, FLUSH_BATCH):
         now = utcnow()
         rows = [_account_row(values, now) for values in batch]
         ids = _insert_accounts(rows)

@@ -46,6 +46,11 @@ class User(UserMixin, TimestampMixin, db.Model):
     last_login_at: Mapped[datetime | None]
 
     @property
+    def is_admin(self) -> bool:
+        """Admins manage everything (infrastructure such as jobs asks this, not the role)."""
+        return self.role == Role.ADMIN
+
+    @property
     def is_activated(self) -> bool:
         return self.password_hash is not None
 

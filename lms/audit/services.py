@@ -12,7 +12,7 @@ from typing import NamedTuple
 from sqlalchemy import select, text
 
 from lms.audit.models import AuditEvent
-from lms.core import tabular
+from lms.core import bulk
 from lms.core.db import utcnow
 from lms.extensions import db
 
@@ -154,8 +154,8 @@ def record_many(events: list[PendingEvent], *, actor=None) -> list[AppendedEvent
             )
         )
         prev_hash = digest
-    # Ids follow the list order, as the chain requires (see tabular.insert_rows).
-    tabular.insert_rows(AuditEvent.__table__, [row._asdict() for row in rows])
+    # Ids follow the list order, as the chain requires (see bulk.insert_rows).
+    bulk.insert_rows(AuditEvent.__table__, [row._asdict() for row in rows])
     return rows
 
 

@@ -3,7 +3,6 @@
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from lms.accounts.models import Role
 from lms.audit.models import AuditEvent
 from lms.audit.schemas import AuditEventArgs, AuditEventOut
 from lms.core.auth import roles_required
@@ -18,7 +17,7 @@ blp = Blueprint(
 
 
 @blp.route("")
-@roles_required(Role.ADMIN)
+@roles_required("admin")
 @blp.arguments(AuditEventArgs, location="query")
 @blp.response(200, AuditEventOut(many=True))
 @blp.paginate()

@@ -1,8 +1,16 @@
-"""Who may see and change courses and modules. Every check fails closed."""
+"""Who may see and change courses and modules. Every check fails closed.
+
+Teachers see closed courses and module content through their enrolment, which the
+catalogue does not know (enrolments build on it): the app factory hands it the enrolment
+domain's seat clause once, with ``use_seat_clause`` (lms.enrollments.access.seat_clause).
+Until then no enrolment counts, so a teacher sees only what is published to everyone.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
+from collections.abc import Callable
+
+from sqlalchemy import ColumnElement, exists, false, or_, select
 
 from lms.accounts.models import Role, User
 from lms.catalog.models import Course, CourseInstructor, CourseStatus
@@ -32,14 +40,20 @@ def is_course_staff(user: User, course: Course) -> bool:
     return is_admin(user) or instructs(user, course.id)
 
 
-def _enrolled_clause(user: User):
-    from lms.enrollments.models import Enrollment
+# (user, course_id column or value, holding: True for active/completed only, False for any
+# enrolment but a withdrawn one) -> SQL condition; set by the app factory.
+SeatClause = Callable[[User, object, bool], ColumnElement[bool]]
+_seat_clause: SeatClause = lambda user, course_id, holding: false()  # noqa: E731 - fails closed
 
-    return exists().where(
-        Enrollment.course_id == Course.id,
-        Enrollment.user_id == user.id,
-        Enrollment.status != "withdrawn",
-    )
+
+def use_seat_clause(clause: SeatClause) -> None:
+    """Tell the catalogue how to recognise a teacher's enrolment (called by the app factory)."""
+    global _seat_clause
+    _seat_clause = clause
+
+
+def _enrolled_clause(user: User):
+    return _seat_clause(user, Course.id, False)
 
 
 def visible_courses_clause(user: User):
@@ -71,18 +85,8 @@ def can_view_course(user: User, course: Course) -> bool:
 
 def can_view_modules(user: User, course: Course) -> bool:
     """Staff, and teachers with an active or completed enrolment, see module content."""
-    from lms.enrollments.models import SEAT_HOLDING, Enrollment
-
     if is_course_staff(user, course):
         return True
     return course.status != CourseStatus.DRAFT and bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    Enrollment.course_id == course.id,
-                    Enrollment.user_id == user.id,
-                    Enrollment.status.in_(SEAT_HOLDING),
-                )
-            )
-        )
+        db.session.scalar(select(_seat_clause(user, course.id, True)))
     )

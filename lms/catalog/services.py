@@ -5,7 +5,6 @@ Services flush but never commit; the request boundary commits once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy import delete, func, or_, select
@@ -13,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import Role, User
 from lms.audit import services as audit
-from lms.catalog import permissions
+from lms.catalog import permissions, signals
 from lms.catalog.models import (
     Course,
     CourseInstructor,
@@ -45,14 +44,10 @@ class ModuleInUse(Conflict):
     message_zh = "该模块已有学员学习或提交记录，不能删除或修改测验与评分标准。"
 
 
-# Other domains (learning, practicals) register a check telling whether a module has
-# progress or submissions; such a module cannot be deleted or have its quiz/rubric replaced.
-MODULE_ACTIVITY_CHECKS: list[Callable[[Module], bool]] = []
-
-
 def module_has_activity(module: Module) -> bool:
-    """True when any registered domain has learner data for ``module``."""
-    return any(check(module) for check in MODULE_ACTIVITY_CHECKS)
+    """True when a domain connected to ``signals.module_activity`` (learning, practicals)
+    has learner data for ``module``: it cannot then be deleted or restructured."""
+    return any(answer for _, answer in signals.module_activity.send(module))
 
 
 def _flush_unique(error_cls, *, field: str):
@@ -222,10 +217,7 @@ def update_course(course: Course, changes: dict, *, actor: User) -> Course:
             data={k: [str(a), str(b)] for k, (a, b) in diff.items()},
         )
     if "capacity" in diff and _capacity_grew(*diff["capacity"]):
-        # Imported here: enrolments build on the catalogue, not the other way round.
-        from lms.enrollments.services import promote_waitlist
-
-        promote_waitlist(course.id, actor=actor)
+        signals.seats_added.send(course, actor=actor)
     return course
 
 

@@ -25,7 +25,6 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 import segno
@@ -43,10 +42,10 @@ from lms.certificates.fonts import certificate_font
 from lms.certificates.models import Certificate
 from lms.certificates.services import visible_certificate
 from lms.certificates.snapshot import verify_url
+from lms.core.downloads import sanitize_filename
 from lms.core.errors import Conflict, NotFound
 from lms.core.storage import Storage, delete_unless_committed, get_storage
 from lms.extensions import db
-from lms.practicals.files import sanitize_filename
 
 PAGE = landscape(A4)
 RED = HexColor("#8b1a1a")
@@ -407,9 +406,3 @@ def zip_chunks(storage: Storage, entries: Iterable[ZipEntry]) -> Iterator[bytes]
 def zip_filename(course_id: int) -> str:
     course = db.session.get(Course, course_id)
     return sanitize_filename(f"{course.code}-certificates.zip")
-
-
-def attachment(filename: str) -> str:
-    """Content-Disposition: an ASCII ``filename`` and the real one as ``filename*``."""
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "download"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -4,10 +4,11 @@ from flask import Response, send_file
 from flask_smorest import Blueprint
 
 from lms.certificates import export, pdf
+from lms.certificates import jobs as kinds
 from lms.core.api import BINARY
 from lms.core.auth import actor, login_required, roles_required
+from lms.core.downloads import as_download
 from lms.core.storage import get_storage
-from lms.jobs import kinds
 from lms.jobs import services as jobs
 from lms.jobs.schemas import JobOut
 from lms.jobs.views import accepted
@@ -18,12 +19,6 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Certificate PDFs and ZIP export.",
 )
-
-
-def _private_download(response):
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @blp.route("/certificates/<string:serial>/pdf")
@@ -45,13 +40,11 @@ def download_pdf(serial):
     response = send_file(
         get_storage().open(key),
         mimetype=pdf.PDF_MIMETYPE,
-        as_attachment=True,
-        download_name=pdf.pdf_filename(certificate),
         conditional=False,
         etag=False,
         max_age=None,
     )
-    return _private_download(response)
+    return as_download(response, pdf.pdf_filename(certificate))
 
 
 @blp.route("/courses/<int:course_id>/certificates.zip")
@@ -87,5 +80,4 @@ def download_zip(course_id):
     filename = pdf.zip_filename(course_id)
     # No stream_with_context: the generator needs neither the request nor the database.
     response = Response(pdf.zip_chunks(get_storage(), entries), mimetype=pdf.ZIP_MIMETYPE)
-    response.headers["Content-Disposition"] = pdf.attachment(filename)
-    return _private_download(response)
+    return as_download(response, filename)

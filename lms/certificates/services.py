@@ -31,16 +31,16 @@ from lms.audit import services as audit
 from lms.audit.services import PendingEvent
 from lms.catalog.models import Course
 from lms.catalog.permissions import is_admin
-from lms.certificates.completion import NOT_ACTIVE, Evaluation, evaluate_enrollments
 from lms.certificates.models import Certificate, CertificateSequence
 from lms.certificates.snapshot import build_snapshot
-from lms.core import tabular
+from lms.completion.eligibility import NOT_ACTIVE, Evaluation, evaluate_enrollments
+from lms.core import bulk
+from lms.core.bulk import gc_paused
 from lms.core.db import utcnow, violated_constraint
 from lms.core.errors import Conflict, Invalid, NotFound
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.extensions import db
 from lms.jobs.progress import Progress, report
-from lms.learning.progress import gc_paused
 
 VALID, REVOKED, SUPERSEDED = "valid", "revoked", "superseded"
 ALREADY_ISSUED, NOT_ELIGIBLE, NOT_ACTIVE_REASON = "already_issued", "not_eligible", "not_active"
@@ -163,8 +163,8 @@ def _load_enrollments(course: Course, enrollment_ids: list[int] | None) -> list[
         )
     wanted = list(dict.fromkeys(enrollment_ids))
     found: dict[int, Row] = {}
-    for chunk in tabular.lookup_batches(wanted):
-        stmt = select(*ENROLLMENT_COLUMNS).where(tabular.among(Enrollment.id, chunk))
+    for chunk in bulk.lookup_batches(wanted):
+        stmt = select(*ENROLLMENT_COLUMNS).where(bulk.among(Enrollment.id, chunk))
         found.update((e.id, e) for e in db.session.execute(stmt))
     _refuse_foreign([i for i in wanted if i not in found or found[i].course_id != course.id])
     return [found[i] for i in wanted]
@@ -219,10 +219,10 @@ def _certified_enrollments(enrollment_ids: list[int]) -> dict[int, Row]:
     """(enrollment_id, serial, status) of the valid or revoked certificate of each
     enrolment that has one (only these columns: the snapshots are not needed)."""
     result: dict[int, Row] = {}
-    for chunk in tabular.lookup_batches(enrollment_ids):
+    for chunk in bulk.lookup_batches(enrollment_ids):
         for row in db.session.execute(
             select(Certificate.enrollment_id, Certificate.serial, Certificate.status).where(
-                tabular.among(Certificate.enrollment_id, chunk),
+                bulk.among(Certificate.enrollment_id, chunk),
                 Certificate.status.in_((VALID, REVOKED)),
             )
         ):
@@ -289,8 +289,8 @@ def _users_by_id(user_ids: Iterable[int]) -> dict[int, Row]:
     """The ``HOLDER_COLUMNS`` of the users, by id, in one query (PostgreSQL) or a few."""
     ids = list(dict.fromkeys(user_ids))
     users: dict[int, Row] = {}
-    for chunk in tabular.lookup_batches(ids):
-        stmt = select(*HOLDER_COLUMNS).where(tabular.among(User.id, chunk))
+    for chunk in bulk.lookup_batches(ids):
+        stmt = select(*HOLDER_COLUMNS).where(bulk.among(User.id, chunk))
         users.update((u.id, u) for u in db.session.execute(stmt))
     return users
 
@@ -320,11 +320,11 @@ def _complete_enrollments(enrollment_ids: list[int], now: datetime) -> set[int]:
     """Mark enrolments completed (seats unchanged: completed holds its seat); return the
     ids still active or completed. Takes the enrolment row locks first (see module doc)."""
     kept: set[int] = set()
-    for chunk in tabular.lookup_batches(sorted(enrollment_ids)):
+    for chunk in bulk.lookup_batches(sorted(enrollment_ids)):
         kept.update(
             db.session.execute(
                 update(Enrollment)
-                .where(tabular.among(Enrollment.id, chunk), Enrollment.status.in_(ISSUABLE))
+                .where(bulk.among(Enrollment.id, chunk), Enrollment.status.in_(ISSUABLE))
                 .values(
                     status=EnrollmentStatus.COMPLETED.value,
                     completed_at=case(
@@ -348,7 +348,7 @@ def _insert_certificates(rows: list[dict]) -> list[Certificate]:
     issued included); return the certificates inserted.
 
     PostgreSQL: one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` that loads
-    the certificates (``tabular.insert_entities``), no second query. Elsewhere an
+    the certificates (``bulk.insert_entities``), no second query. Elsewhere an
     executemany (which SQLAlchemy batches), then one SELECT by serial per batch."""
     stmt = _insert_ignoring(
         Certificate,
@@ -357,8 +357,8 @@ def _insert_certificates(rows: list[dict]) -> list[Certificate]:
         # predicate when it plans the statement.
         index_where=text("status = 'valid'"),
     )
-    if tabular.postgresql():
-        return tabular.insert_entities(
+    if bulk.postgresql():
+        return bulk.insert_entities(
             Certificate,
             rows,
             key="serial",

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from lms.accounts.models import Role
 from lms.catalog.services import get_course
+from lms.certificates import jobs as kinds
 from lms.certificates import services, verification
 from lms.certificates.schemas import (
     CertificateListArgs,
@@ -19,7 +20,6 @@ from lms.certificates.schemas import (
 from lms.core.auth import actor, login_required, roles_required
 from lms.core.pagination import paginate
 from lms.extensions import limiter
-from lms.jobs import kinds
 from lms.jobs import services as jobs
 from lms.jobs.schemas import JobOut
 from lms.jobs.views import accepted

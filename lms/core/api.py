@@ -26,6 +26,7 @@ from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from werkzeug.routing import IntegerConverter
 
+from lms.core import auth
 from lms.core.errors import PROBLEM_MEDIA_TYPE, http_exception_response
 
 UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})  # as lms.core.auth
@@ -77,11 +78,8 @@ def _noop():
 def _auth_codes() -> tuple:
     """Code objects of the wrappers of login_required, roles_required and authorized_by.
 
-    Every view one of them wraps runs that same code; imported late, since lms.core.auth
-    needs lms.extensions, which builds the Api.
+    Every view one of them wraps runs that same code.
     """
-    from lms.core import auth
-
     return (
         auth.login_required(_noop).__code__,
         auth.roles_required("admin")(_noop).__code__,

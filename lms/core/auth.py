@@ -11,7 +11,8 @@ import json
 from functools import wraps
 
 from flask import Flask, g, request
-from flask_login import current_user
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
 
 from lms.core.errors import (
     Forbidden,
@@ -20,9 +21,11 @@ from lms.core.errors import (
     NotAuthenticated,
     UnsupportedMediaType,
 )
-from lms.extensions import csrf, login_manager
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
 
 
 def bearer_token() -> str | None:
@@ -138,10 +141,12 @@ def _check_json_body(view) -> None:
         )
 
 
-def init_auth(app: Flask) -> None:
-    """Wire flask-login loaders and the CSRF / media-type checks into the app."""
-    from lms.accounts import services
+def init_auth(app: Flask, *, user_for_session, user_for_token) -> None:
+    """Wire flask-login and the CSRF / media-type checks into the app.
 
+    Core knows no accounts: the app factory passes the two loaders of the accounts domain,
+    ``user_for_session(key)`` and ``user_for_token(token)``, each returning a user or None.
+    """
     login_manager.init_app(app)
     login_manager.session_protection = None  # sessions are server-side; see LoginSession
 
@@ -149,7 +154,7 @@ def init_auth(app: Flask) -> None:
     def _load_from_session(key: str):
         if bearer_token() is not None:
             return None  # an explicit bearer token wins over any cookie
-        return services.user_for_session_key(key)
+        return user_for_session(key)
 
     @login_manager.request_loader
     def _load_from_bearer(req):
@@ -157,7 +162,7 @@ def init_auth(app: Flask) -> None:
         if token is None:
             return None
         g.authenticated_by = "token"
-        return services.user_for_api_token(token)
+        return user_for_token(token)
 
     @login_manager.unauthorized_handler
     def _unauthorized():

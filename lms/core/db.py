@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -92,3 +93,7 @@ def violated_constraint(exc) -> str:
     if diag is not None and getattr(diag, "constraint_name", None):
         return diag.constraint_name
     return str(orig)
+
+
+# The session every domain uses; re-exported by lms.extensions with the other singletons.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

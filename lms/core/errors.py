@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from lms.core.db import db
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -255,8 +257,6 @@ def database_unavailable_response(exc: BaseException):
 def register_error_handlers(app: Flask) -> None:
     """Map every exception the app can raise onto problem+json."""
     from flask_wtf.csrf import CSRFError
-
-    from lms.extensions import db
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):

@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from lms.extensions import db
+from lms.core.db import db
 
 
 def paginate(stmt, pagination_parameters, *, scalars: bool = True, count=None):

@@ -9,8 +9,8 @@ from flask import Blueprint, Flask, g, request, send_from_directory
 from flask_login import current_user
 from sqlalchemy import text
 
+from lms.core.db import db
 from lms.core.errors import problem_response
-from lms.extensions import db
 
 HTML_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

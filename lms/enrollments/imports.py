@@ -11,7 +11,7 @@ lists every bad row: besides the field rules of the user import, a row may not n
 instructor, an admin or a deactivated account, nor give a role other than teacher, and
 without a waitlist the rows needing a seat must fit in the free seats.
 
-Lookups are batched (one query per ``tabular.LOOKUP_BATCH`` keys, passed as one array on
+Lookups are batched (one query per ``bulk.LOOKUP_BATCH`` keys, passed as one array on
 PostgreSQL) and writes go in batches, each one INSERT of the places (returning their ids)
 and one audit append, so the number of queries does not grow per row.
 On a real import the course row stays locked from validation to commit: concurrent
@@ -28,16 +28,17 @@ from sqlalchemy import Row, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts import imports as user_import
+from lms.accounts import people
 from lms.accounts.models import Role, User
 from lms.audit import services as audit
 from lms.catalog.models import Course, CourseStatus
-from lms.core import tabular
+from lms.core import bulk, tabular
+from lms.core.bulk import gc_paused
 from lms.core.db import utcnow
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.enrollments.services import AlreadyEnrolled, CourseFull, EnrollmentClosed
 from lms.extensions import db
 from lms.jobs.progress import Progress, report
-from lms.learning.progress import gc_paused
 
 SOURCE = "import"
 ACTIVE, WAITLISTED = EnrollmentStatus.ACTIVE.value, EnrollmentStatus.WAITLISTED.value
@@ -65,7 +66,7 @@ def import_roster(
     ``progress(done, total)`` is called after each batch of places written.
     """
     check_open(course)
-    table = tabular.read_table(file)
+    table = people.read_people(file)
     if not dry_run:
         lock_course(course)
     with gc_paused():  # tens of thousands of objects that all survive: see gc_paused
@@ -109,7 +110,7 @@ def lock_course(course: Course) -> None:
 def plan_roster(course: Course, table: tabular.Table, *, actor: User) -> RosterPlan:
     """Validate every row and decide what happens to it, or raise one 422 listing every
     invalid row (field rules, roster rules, and seats when there is no waitlist)."""
-    rows, errors = tabular.validate_people(table)
+    rows, errors = people.validate_people(table)
     existing = accounts_by_email([row.values["email"] for row in rows])
     enrolments = enrolments_by_user(course, [user.id for user in existing.values()])
     enrolled = {uid for uid, e in enrolments.items() if e.status != WITHDRAWN}
@@ -141,8 +142,8 @@ ACCOUNT_COLUMNS = (
 def accounts_by_email(emails: list[str]) -> dict[str, Row]:
     """The ``ACCOUNT_COLUMNS`` of the accounts with ``emails``, by email."""
     found = {}
-    for batch in tabular.lookup_batches(sorted(set(emails))):
-        stmt = select(*ACCOUNT_COLUMNS).where(tabular.among(User.email, batch))
+    for batch in bulk.lookup_batches(sorted(set(emails))):
+        stmt = select(*ACCOUNT_COLUMNS).where(bulk.among(User.email, batch))
         found.update((account.email, account) for account in db.session.execute(stmt))
     return found
 
@@ -222,9 +223,9 @@ def _course_full(row: tabular.RowData, free: int, needed: int) -> dict:
 def enrolments_by_user(course: Course, user_ids: list[int]) -> dict[int, Enrollment]:
     """The course's enrolments (any status) of ``user_ids``, one query per batch of ids."""
     found = {}
-    for batch in tabular.lookup_batches(sorted(set(user_ids))):
+    for batch in bulk.lookup_batches(sorted(set(user_ids))):
         stmt = select(Enrollment).where(
-            Enrollment.course_id == course.id, tabular.among(Enrollment.user_id, batch)
+            Enrollment.course_id == course.id, bulk.among(Enrollment.user_id, batch)
         )
         found.update((e.user_id, e) for e in db.session.scalars(stmt))
     return found
@@ -261,10 +262,10 @@ def apply_roster(
 def _ids_by_email(emails: list[str]) -> dict[str, int]:
     """The ids of the accounts with ``emails`` (just created), one query per batch."""
     ids: dict[str, int] = {}
-    for batch in tabular.lookup_batches(emails):
+    for batch in bulk.lookup_batches(emails):
         ids.update(
             db.session.execute(
-                select(User.email, User.id).where(tabular.among(User.email, batch))
+                select(User.email, User.id).where(bulk.among(User.email, batch))
             ).all()
         )
     return ids
@@ -277,9 +278,9 @@ def update_accounts(updates: list[tuple[Row, dict]], *, actor: User) -> None:
     Roster rows change profile fields only: email is the key, and a role other than
     teacher was refused while planning, so neither role nor activity changes here.
     """
-    users = tabular.fetch_by(User.id, [account.id for account, _ in updates])
+    users = bulk.fetch_by(User.id, [account.id for account, _ in updates])
     updates = [(users[account.id], changes) for account, changes in updates]
-    for batch in tabular.chunked(updates, user_import.FLUSH_BATCH):
+    for batch in bulk.chunked(updates, user_import.FLUSH_BATCH):
         for user, changes in batch:
             for key, value in changes.items():
                 setattr(user, key, value)
@@ -311,7 +312,7 @@ def enrol(
     without a savepoint and two queries per user. The seats are taken with one conditional
     update; as the course row is locked it succeeds, and the check constraint on the
     course would refuse an overbooking anyway. New rows go in as one INSERT per batch
-    that returns their ids (``tabular.insert_rows``), which the audit events need.
+    that returns their ids (``bulk.insert_rows``), which the audit events need.
     """
     if not places:
         return 0
@@ -351,7 +352,7 @@ def _write_enrolments(rows: list[dict], now) -> dict[int, int]:
     the new enrolments' ids by user id."""
     try:
         db.session.flush()
-        inserted = tabular.insert_rows(
+        inserted = bulk.insert_rows(
             Enrollment.__table__,
             [{**row, "created_at": now, "updated_at": now} for row in rows],
             returning=("user_id", "id"),

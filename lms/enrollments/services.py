@@ -205,6 +205,11 @@ def withdraw(enrollment: Enrollment, *, actor: User) -> Enrollment:
     return locked
 
 
+def promote_on_new_seats(course: Course, *, actor: User) -> None:
+    """Receiver of ``catalog.signals.seats_added``: fill the new seats from the waitlist."""
+    promote_waitlist(course.id, actor=actor)
+
+
 def promote_waitlist(course_id: int, *, actor: User | None) -> list[Enrollment]:
     """Give free seats to waitlisted teachers, first come first served."""
     promoted = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import jsonify, send_file
 from flask_smorest import Blueprint
 
-from lms.certificates.pdf import attachment
 from lms.core.api import BINARY
 from lms.core.auth import actor, login_required
+from lms.core.downloads import as_download
 from lms.core.storage import get_storage
 from lms.jobs import services
 from lms.jobs.models import Job
@@ -68,13 +68,8 @@ def get_job_result(job_id):
     response = send_file(
         get_storage().open(key),
         mimetype="application/zip" if filename.endswith(".zip") else None,
-        as_attachment=True,
-        download_name=filename,
         conditional=False,
         etag=False,
         max_age=None,
     )
-    response.headers["Content-Disposition"] = attachment(filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return as_download(response, filename)

@@ -4,9 +4,8 @@ No schema here has a field for the correct answers of a quiz: they never leave t
 through these endpoints.
 """
 
-from marshmallow import Schema, fields, post_dump, pre_dump, validate
+from marshmallow import Schema, fields, validate
 
-from lms.certificates.completion_schemas import MissingOut
 from lms.core.schemas import AwareDateTime, DecimalNumber, StrictSchema
 
 MAX_QUESTIONS, MAX_CHOICES = 200, 20  # the catalogue's limits on a quiz
@@ -53,66 +52,3 @@ class QuizAttemptOut(Schema):
     percent = DecimalNumber()
     passed = fields.Boolean()
     submitted_at = AwareDateTime()
-
-
-class ModuleProgressOut(Schema):
-    module_id = fields.Integer()
-    kind = fields.String()
-    title = fields.String()
-    required = fields.Boolean()
-    hours = DecimalNumber(places=1)
-    has_quiz = fields.Boolean()
-    status = fields.String(
-        metadata={"description": "not_started, completed, submitted, returned, passed or failed"}
-    )
-    hours_credited = DecimalNumber(places=1)
-    attempts = fields.Integer(metadata={"description": "Theory modules with a quiz."})
-    best_percent = DecimalNumber(
-        allow_none=True, metadata={"description": "Theory modules with a quiz."}
-    )
-    latest_submission_id = fields.Integer(
-        allow_none=True, metadata={"description": "Practical modules."}
-    )
-
-    @post_dump(pass_original=True)
-    def _only_what_applies(self, data, module, **kwargs):
-        if module.kind == "theory":
-            drop = (
-                ("latest_submission_id",)
-                if module.has_quiz
-                else ("latest_submission_id", "attempts", "best_percent")
-            )
-        else:
-            drop = ("has_quiz", "attempts", "best_percent")
-        for name in drop:
-            data.pop(name, None)
-        return data
-
-
-class ProgressOut(Schema):
-    enrollment_id = fields.Integer()
-    course_id = fields.Integer()
-    user_id = fields.Integer()
-    status = fields.String(metadata={"description": "The enrolment's status."})
-    view = fields.String(
-        metadata={
-            "description": "teacher: unreleased grades are not counted; staff: every grade is."
-        }
-    )
-    theory_hours = DecimalNumber(places=1)
-    practical_hours = DecimalNumber(places=1)
-    total_hours = DecimalNumber(places=1)
-    eligible = fields.Boolean(
-        metadata={"description": "Completion (DESIGN section 3), as the viewer sees it."}
-    )
-    missing = fields.List(
-        fields.Nested(MissingOut), metadata={"description": "Why not eligible; empty when it is."}
-    )
-    modules = fields.List(fields.Nested(ModuleProgressOut))
-
-    @pre_dump
-    def _flatten(self, evaluation, **kwargs):
-        """Dump a ``completion.Evaluation``: its progress plus the verdict."""
-        progress = evaluation.progress
-        data = {name: getattr(progress, name) for name in self.fields if hasattr(progress, name)}
-        return {**data, "eligible": evaluation.eligible, "missing": evaluation.missing}

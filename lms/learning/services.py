@@ -27,16 +27,15 @@ from lms.accounts.models import User
 from lms.audit import services as audit
 from lms.catalog import permissions
 from lms.catalog.models import CourseStatus, Module, ModuleKind, Quiz
-from lms.catalog.services import MODULE_ACTIVITY_CHECKS
 from lms.core.errors import Conflict, Forbidden, Invalid, NotFound
-from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
-from lms.extensions import db
-from lms.learning.access import (
+from lms.enrollments.access import (
     CourseNotOpen,
     EnrollmentNotActive,
     learner_enrollment,
     visible_module,
 )
+from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
+from lms.extensions import db
 from lms.learning.models import ModuleCompletion, QuizAttempt
 
 HOW_MANUAL, HOW_QUIZ, HOW_INSTRUCTOR = "manual", "quiz", "instructor"
@@ -375,7 +374,8 @@ def attempts_query(module: Module, enrollment: Enrollment):
 
 
 def module_has_learning_activity(module: Module) -> bool:
-    """True when a module has theory completions or quiz attempts (it is then in use)."""
+    """Answers ``catalog.signals.module_activity``: true when a module has theory
+    completions or quiz attempts (it is then in use)."""
     return bool(
         db.session.scalar(
             select(
@@ -386,7 +386,3 @@ def module_has_learning_activity(module: Module) -> bool:
             )
         )
     )
-
-
-if module_has_learning_activity not in MODULE_ACTIVITY_CHECKS:
-    MODULE_ACTIVITY_CHECKS.append(module_has_learning_activity)

@@ -1,17 +1,13 @@
-"""Theory modules: completion, quiz attempts, progress."""
+"""Theory modules: completion and quiz attempts."""
 
 from flask_smorest import Blueprint
 
-from lms.catalog import permissions
-from lms.certificates import completion
 from lms.core.auth import actor, authorized_by, login_required
 from lms.core.pagination import paginate
 from lms.enrollments.services import get_enrollment
 from lms.learning import services
-from lms.learning.progress import progress_for_enrollment
 from lms.learning.schemas import (
     CompletionOut,
-    ProgressOut,
     QuizAttemptIn,
     QuizAttemptOut,
     QuizAttemptResultOut,
@@ -21,7 +17,7 @@ blp = Blueprint(
     "learning",
     __name__,
     url_prefix="/api/v1",
-    description="Theory completion, quiz attempts and progress.",
+    description="Theory completion and quiz attempts.",
 )
 
 
@@ -104,20 +100,3 @@ def list_quiz_attempts(module_id, pagination_parameters):
     """Your own attempts at the module's quiz, oldest first (course staff: see progress)."""
     module, enrollment = services.reader_enrollment(module_id, actor())
     return paginate(services.attempts_query(module, enrollment), pagination_parameters)
-
-
-@blp.route("/enrollments/<int:enrollment_id>/progress")
-@login_required
-@blp.response(200, ProgressOut)
-def enrollment_progress(enrollment_id):
-    """Per-module status and credited hours of an enrolment (its teacher, or course staff).
-
-    ``view`` says whose view it is: teachers do not see grades before their release.
-    ``eligible`` and ``missing`` give the completion verdict in the same view (a teacher's
-    unreleased pass does not count yet).
-    """
-    user = actor()
-    enrollment = get_enrollment(enrollment_id, user)
-    staff = permissions.is_course_staff(user, enrollment.course)
-    progress = progress_for_enrollment(enrollment, viewer_is_staff=staff)
-    return completion.evaluate(progress, enrollment.course)

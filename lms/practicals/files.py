@@ -21,8 +21,6 @@ Decisions:
 from __future__ import annotations
 
 import codecs
-import re
-import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -68,50 +66,6 @@ class FileKind:
     extension: str
     content_type: str
     check: Callable[[BinaryIO], None] | None
-
-
-# --- names ---------------------------------------------------------------------------------
-
-_UNSAFE_CHARS = re.compile(r'[<>:"|?*]')
-_SPACES = re.compile(r"\s+")
-MAX_NAME_BYTES = 255
-
-
-def sanitize_filename(raw: str | None) -> str:
-    """A display name safe to store and to put in Content-Disposition.
-
-    Keeps the last path segment (``/`` and ``\\`` both separate), drops control and format
-    characters (including bidi overrides that disguise extensions), replaces characters
-    Windows refuses, strips leading dots and trailing dots and spaces, keeps Chinese, and
-    cuts the stem so that the whole name fits 255 bytes of UTF-8. Empty becomes "file".
-    """
-    name = unicodedata.normalize("NFC", raw or "")
-    name = re.split(r"[/\\]", name)[-1]
-    name = "".join(
-        ch
-        for ch in name
-        if unicodedata.category(ch)[0] != "C" and unicodedata.category(ch) not in ("Zl", "Zp")
-    )
-    name = _SPACES.sub(" ", _UNSAFE_CHARS.sub("_", name)).strip()
-    name = name.lstrip(".").rstrip(". ").strip()
-    return _fit(name, MAX_NAME_BYTES) or "file"
-
-
-def _fit(name: str, limit: int) -> str:
-    if len(name.encode("utf-8")) <= limit:
-        return name
-    stem, dot, ext = name.rpartition(".")
-    suffix = dot + ext if dot and len(ext.encode("utf-8")) <= 16 else ""
-    stem = stem if suffix else name
-    budget = limit - len(suffix.encode("utf-8"))
-    cut = stem.encode("utf-8")[:budget].decode("utf-8", "ignore").rstrip(". ")
-    return cut + suffix
-
-
-def extension_of(filename: str) -> str:
-    """The lowercase extension of a (sanitised) name, with its dot; '' when there is none."""
-    stem, dot, ext = filename.rpartition(".")
-    return f".{ext.lower()}" if dot and stem and ext else ""
 
 
 # --- content checks ------------------------------------------------------------------------

@@ -49,25 +49,6 @@ class QueueArgs(StrictSchema):
 GRADEBOOK_STATUSES = tuple(s.value for s in EnrollmentStatus)
 
 
-class GradebookArgs(StrictSchema):
-    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx", "json")))
-    status = fields.List(
-        fields.String(validate=validate.OneOf(GRADEBOOK_STATUSES)),
-        load_default=lambda: ["active", "completed"],
-        metadata={
-            "description": "Enrolment statuses to include (repeatable); "
-            "default active and completed."
-        },
-    )
-    lang = fields.String(
-        load_default="zh",
-        validate=validate.OneOf(("zh", "en")),
-        metadata={
-            "description": "zh: bilingual headers (姓名 Name) and Chinese labels; en: English only."
-        },
-    )
-
-
 # --- output ----------------------------------------------------------------------------------
 
 

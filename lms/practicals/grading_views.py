@@ -1,21 +1,17 @@
-"""Grading queue, rubric grading, grade release and the gradebook."""
+"""Grading queue, rubric grading and grade release."""
 
 from __future__ import annotations
 
-import os
 from functools import partial, wraps
 
-from flask import Response, request, stream_with_context
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.wsgi import wrap_file
 
-from lms.core.api import BINARY, JSON_OBJECT
 from lms.core.auth import actor, login_required
 from lms.core.pagination import paginate
-from lms.practicals import gradebook, grading
+from lms.practicals import grading
 from lms.practicals.grading_schemas import (
-    GradebookArgs,
     GradeIn,
     GradeOut,
     GradeRevisionOut,
@@ -28,7 +24,7 @@ blp = Blueprint(
     "grading",
     __name__,
     url_prefix="/api/v1",
-    description="Grading queue, rubric grades with history, release, gradebook.",
+    description="Grading queue, rubric grades with history, release.",
 )
 
 ETAG_HEADER = {
@@ -149,56 +145,3 @@ def release_grades(module):
     """Release a practical module's grades to its teachers (manual-release courses).
     Idempotent: a second call reports the first release."""
     return grading.release_grades(module, actor=actor())
-
-
-@blp.route("/courses/<int:course_id>/gradebook")
-@login_required
-@with_course
-@blp.arguments(GradebookArgs, location="query")
-@blp.response(
-    200,
-    BINARY,
-    content_type=gradebook.CSV_MIMETYPE,
-    description="CSV (UTF-8 with BOM), XLSX or a JSON list; one row per "
-    "enrolment. CSV and JSON are streamed.",
-)
-@blp.doc(
-    responses={
-        200: {
-            "content": {
-                gradebook.XLSX_MIMETYPE: {"schema": BINARY},
-                "application/json": {"schema": {"type": "array", "items": JSON_OBJECT}},
-            }
-        }
-    }
-)
-@blp.alt_response(403, description=STAFF_ONLY)
-def gradebook_export(args, course):
-    """The gradebook (course staff): a row per enrolment (active and completed unless
-    ``status`` says otherwise), a column per module, theory, practical and total hours."""
-    modules = gradebook.course_modules(course)
-    chunks = gradebook.iter_rows(course.id, args["status"])
-    fmt, lang = args["format"], args["lang"]
-    if fmt == "json":
-        return Response(
-            stream_with_context(gradebook.json_chunks(chunks)), mimetype="application/json"
-        )
-    filename = f"{course.code}-gradebook.{fmt}"
-    if fmt == "csv":
-        response = Response(
-            stream_with_context(gradebook.csv_chunks(modules, chunks, lang)),
-            mimetype=gradebook.CSV_MIMETYPE,
-        )
-    else:
-        title = "成绩册" if lang == "zh" else "Gradebook"
-        spool = gradebook.xlsx_file(modules, chunks, lang, title)
-        size = spool.seek(0, os.SEEK_END)
-        spool.seek(0)
-        response = Response(
-            wrap_file(request.environ, spool),
-            mimetype=gradebook.XLSX_MIMETYPE,
-            direct_passthrough=True,
-        )
-        response.content_length = size
-    response.headers["Content-Disposition"] = gradebook.attachment(filename)
-    return response

@@ -37,13 +37,13 @@ from lms.accounts.models import User
 from lms.audit import services as audit
 from lms.catalog import permissions
 from lms.catalog.models import Course, Module, ModuleKind
-from lms.catalog.services import MODULE_ACTIVITY_CHECKS
+from lms.core import downloads
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from lms.core.storage import Storage, delete_unless_committed, get_storage
+from lms.enrollments.access import learner_enrollment, visible_module
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.extensions import db
-from lms.learning.access import learner_enrollment, visible_module
 from lms.practicals import files as checks
 from lms.practicals.models import Extension, Grade, Submission, SubmissionFile
 from lms.practicals.rules import grades_visible
@@ -216,8 +216,8 @@ def check_uploads(module: Module, uploads: list[FileStorage]) -> list[CheckedFil
 
 
 def _measure(upload: FileStorage) -> CheckedFile:
-    filename = checks.sanitize_filename(upload.filename)
-    kind = checks.kind_for(checks.extension_of(filename))
+    filename = downloads.sanitize_filename(upload.filename)
+    kind = checks.kind_for(downloads.extension_of(filename))
     return CheckedFile(upload, filename, kind, checks.stream_size(upload.stream))
 
 
@@ -329,12 +329,10 @@ def _insert_attempt(
     return submission
 
 
-def _has_submissions(module: Module) -> bool:
-    """Registered with the catalogue: a module with submissions keeps its rubric."""
+def module_has_submissions(module: Module) -> bool:
+    """Answers ``catalog.signals.module_activity``: a module with submissions keeps its
+    rubric."""
     return bool(db.session.scalar(select(exists().where(Submission.module_id == module.id))))
-
-
-MODULE_ACTIVITY_CHECKS.append(_has_submissions)
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -1,19 +1,16 @@
 """Practical submissions, their files, and extensions."""
 
-import unicodedata
-from urllib.parse import quote
-
 from flask import send_file
 from flask_smorest import Blueprint
 
 from lms.accounts.models import User
 from lms.core.api import BINARY
 from lms.core.auth import accepts, actor, authorized_by, login_required
+from lms.core.downloads import as_download
 from lms.core.pagination import paginate
 from lms.core.storage import get_storage
+from lms.enrollments.access import learner_enrollment, visible_module
 from lms.extensions import db
-from lms.learning.access import learner_enrollment, visible_module
-from lms.practicals import files as file_checks
 from lms.practicals import submissions as services
 from lms.practicals.schemas import (
     ExtensionIn,
@@ -23,8 +20,6 @@ from lms.practicals.schemas import (
     SubmissionOut,
     SubmissionUpload,
 )
-
-RFC5987 = "!#$&+-.^_`|~"  # attr-chars kept as they are in filename*
 
 blp = Blueprint(
     "submissions",
@@ -106,24 +101,7 @@ def download_file(submission_id, file_id):
         max_age=None,
     )
     response.content_length = stored.size
-    response.headers.set("Content-Disposition", "attachment", **_download_names(stored.filename))
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _download_names(filename: str) -> dict:
-    """``filename`` for old clients (ASCII) and ``filename*`` (RFC 6266) for the real name.
-
-    The ASCII form keeps the extension even when nothing of a Chinese stem survives.
-    """
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    ascii_name = file_checks.sanitize_filename(ascii_name)
-    if ascii_name == filename:
-        return {"filename": filename}
-    if not file_checks.extension_of(ascii_name):
-        ascii_name = "file" + file_checks.extension_of(filename)
-    return {"filename": ascii_name, "filename*": "UTF-8''" + quote(filename, safe=RFC5987)}
+    return as_download(response, stored.filename)
 
 
 def _extension_out(extension, user_id: int, full_name: str) -> dict:

@@ -5,7 +5,7 @@ passed where it has one; a completion marked by course staff also counts: it is 
 explicit override), every required practical is passed (its latest graded attempt), and
 the credited theory and practical hours reach the course's minimums. The evaluation
 returns the reasons, not only a boolean. It is set-based: it reuses
-``lms.learning.progress``, a fixed number of queries per batch of named enrolments, or for
+``lms.completion.progress``, a fixed number of queries per batch of named enrolments, or for
 a whole course list (``evaluated``) a fixed number of streamed queries, whatever its size.
 """
 
@@ -19,17 +19,17 @@ from sqlalchemy import func, or_, select
 
 from lms.accounts.models import User
 from lms.catalog.models import Course, ModuleKind
-from lms.enrollments.models import Enrollment, EnrollmentStatus
-from lms.learning.progress import (
+from lms.completion.progress import (
     BATCH,
     ZERO,
     CourseModule,
     Progress,
     course_modules,
-    gc_paused,
     progress_for_enrollments,
     stream_progress,
 )
+from lms.core.bulk import gc_paused
+from lms.enrollments.models import Enrollment, EnrollmentStatus
 
 NOT_ACTIVE = "enrollment_not_active"
 MODULE_NOT_COMPLETED = "module_not_completed"
@@ -180,7 +180,7 @@ def evaluated(course: Course, stmt) -> Iterator[tuple]:
     ``progress.stream_progress``'s ids and four streams), ``BATCH`` enrolments in memory at
     a time.
 
-    The garbage collector stays paused until the iteration ends (``progress.gc_paused``):
+    The garbage collector stays paused until the iteration ends (``lms.core.bulk.gc_paused``):
     each batch's objects are freed by reference counting once the caller moves on, so the
     full collection they would trigger after a batch, traversing the whole process (0.1 s,
     measured), is not merely deferred but never needed."""

@@ -1,6 +1,6 @@
 """The gradebook of a course: one row per enrolment, one column per module, hours.
 
-The module states and hours come from ``lms.learning.progress.progress_for_enrollments``
+The module states and hours come from ``lms.completion.progress.progress_for_enrollments``
 (the same set-based rules as the progress endpoint and course completion), evaluated as
 course staff: grades count whether or not they are released. Rows are produced in chunks of
 ``CHUNK_SIZE`` enrolments (keyset on the enrolment id); each chunk costs the same queries
@@ -28,23 +28,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from tempfile import SpooledTemporaryFile
-from urllib.parse import quote
 
 from openpyxl import Workbook
 from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.catalog.models import Course, ModuleKind
+from lms.completion import progress
+from lms.completion.progress import CourseModule, ModuleProgress, Progress
 from lms.core.schemas import CONTROL_CHARS
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from lms.learning import progress
-from lms.learning.progress import CourseModule, ModuleProgress, Progress
 from lms.practicals.models import Grade, Submission
 
 CHUNK_SIZE = progress.BATCH  # one round of progress queries per chunk
@@ -311,12 +309,3 @@ def xlsx_file(
     workbook.save(spool)
     spool.seek(0)
     return spool
-
-
-def attachment(filename: str) -> str:
-    """Content-Disposition for a download: an ASCII fallback and the UTF-8 name (RFC 6266)."""
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    ascii_name = (
-        "".join(c for c in ascii_name if c.isprintable() and c not in '"\\;') or "gradebook"
-    )
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -33,9 +33,7 @@ attempt passed and whose grades the viewer may see.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import functools
-import gc
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ from sqlalchemy import Integer, Row, Select, Text, any_, bindparam, cast, func, 
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from lms.catalog.models import Course, Module, ModuleKind, Quiz
+from lms.core.bulk import gc_paused
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.learning.models import ModuleCompletion, QuizAttempt
@@ -295,26 +294,6 @@ class _Ordered:
 
 
 _first = operator.itemgetter(0)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch builds its many small objects.
-
-    Evaluating a batch allocates tens of thousands of tuples that all survive it, which
-    triggers full collections that traverse every object of the process (the app's too):
-    measured, more than half the CPU time of a course-wide evaluation. What a batch builds
-    holds no reference cycles, so reference counting frees it all the same. Only the
-    outermost pause re-enables the collector, and only if it was enabled. The switch is
-    process-wide: pauses overlapping in other threads only shorten each other.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _batches(items: Sequence) -> Iterator[Sequence]:

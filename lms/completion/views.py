@@ -24,18 +24,32 @@ minimum hours, which is not worth its invalidation rules at the sizes this syste
 from __future__ import annotations
 
 import json
+import os
 from functools import wraps
 
+from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
+from werkzeug.wsgi import wrap_file
 
-from lms.certificates import completion
-from lms.certificates.completion_schemas import CompletionArgs, CompletionEntryOut
+from lms.catalog import permissions
+from lms.completion import eligibility as completion
+from lms.completion import gradebook
+from lms.completion.progress import progress_for_enrollment
+from lms.completion.schemas import CompletionArgs, CompletionEntryOut, GradebookArgs, ProgressOut
+from lms.core.api import BINARY, JSON_OBJECT
 from lms.core.auth import actor, login_required
+from lms.core.downloads import as_download
+from lms.enrollments.services import get_enrollment
 from lms.practicals.grading import staff_course
 
 blp = Blueprint(
-    "completion", __name__, url_prefix="/api/v1", description="Completion evaluation with reasons."
+    "completion",
+    __name__,
+    url_prefix="/api/v1",
+    description="Progress, completion evaluation with reasons, the gradebook.",
 )
+
+STAFF_ONLY = "Not the course's staff."
 
 SUMMARY_HEADER = {
     "X-Completion-Summary": {
@@ -77,3 +91,72 @@ def course_completion(args, course, pagination_parameters):
         course, stmt, args.get("eligible"), pagination_parameters
     )
     return page, 200, {"X-Completion-Summary": json.dumps(summary)}
+
+
+@blp.route("/enrollments/<int:enrollment_id>/progress")
+@login_required
+@blp.response(200, ProgressOut)
+def enrollment_progress(enrollment_id):
+    """Per-module status and credited hours of an enrolment (its teacher, or course staff).
+
+    ``view`` says whose view it is: teachers do not see grades before their release.
+    ``eligible`` and ``missing`` give the completion verdict in the same view (a teacher's
+    unreleased pass does not count yet).
+    """
+    user = actor()
+    enrollment = get_enrollment(enrollment_id, user)
+    staff = permissions.is_course_staff(user, enrollment.course)
+    progress = progress_for_enrollment(enrollment, viewer_is_staff=staff)
+    return completion.evaluate(progress, enrollment.course)
+
+
+@blp.route("/courses/<int:course_id>/gradebook")
+@login_required
+@_with_staff_course
+@blp.arguments(GradebookArgs, location="query")
+@blp.response(
+    200,
+    BINARY,
+    content_type=gradebook.CSV_MIMETYPE,
+    description="CSV (UTF-8 with BOM), XLSX or a JSON list; one row per "
+    "enrolment. CSV and JSON are streamed.",
+)
+@blp.doc(
+    responses={
+        200: {
+            "content": {
+                gradebook.XLSX_MIMETYPE: {"schema": BINARY},
+                "application/json": {"schema": {"type": "array", "items": JSON_OBJECT}},
+            }
+        }
+    }
+)
+@blp.alt_response(403, description=STAFF_ONLY)
+def gradebook_export(args, course):
+    """The gradebook (course staff): a row per enrolment (active and completed unless
+    ``status`` says otherwise), a column per module, theory, practical and total hours."""
+    modules = gradebook.course_modules(course)
+    chunks = gradebook.iter_rows(course.id, args["status"])
+    fmt, lang = args["format"], args["lang"]
+    if fmt == "json":
+        return Response(
+            stream_with_context(gradebook.json_chunks(chunks)), mimetype="application/json"
+        )
+    filename = f"{course.code}-gradebook.{fmt}"
+    if fmt == "csv":
+        response = Response(
+            stream_with_context(gradebook.csv_chunks(modules, chunks, lang)),
+            mimetype=gradebook.CSV_MIMETYPE,
+        )
+    else:
+        title = "成绩册" if lang == "zh" else "Gradebook"
+        spool = gradebook.xlsx_file(modules, chunks, lang, title)
+        size = spool.seek(0, os.SEEK_END)
+        spool.seek(0)
+        response = Response(
+            wrap_file(request.environ, spool),
+            mimetype=gradebook.XLSX_MIMETYPE,
+            direct_passthrough=True,
+        )
+        response.content_length = size
+    return as_download(response, filename)

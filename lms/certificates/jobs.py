@@ -1,5 +1,6 @@
-"""The kinds of background job and the functions that do their work (``services.handler``).
+"""The certificates' background jobs: the course ZIP and bulk issuance.
 
+The app factory registers each handler with the job machinery (``jobs.register_handler``).
 Each handler runs in the job's own session, reports ``progress(done, total)`` and returns
 an ``Outcome``; the runner commits its work, stores its file and records the result.
 """
@@ -14,13 +15,12 @@ from lms.certificates import export, pdf
 from lms.certificates import services as certificates
 from lms.extensions import db
 from lms.jobs.models import Job
-from lms.jobs.services import Outcome, handler
+from lms.jobs.services import Outcome
 
 CERTIFICATES_ZIP = "certificates-zip"
 CERTIFICATES_ISSUE = "certificates-issue"
 
 
-@handler(CERTIFICATES_ZIP)
 def certificates_zip(job: Job, progress) -> Outcome:
     """Render the course's missing PDFs (committing each batch) and build its ZIP."""
     course_id = job.params["course_id"]
@@ -36,7 +36,6 @@ def certificates_zip(job: Job, progress) -> Outcome:
     )
 
 
-@handler(CERTIFICATES_ISSUE)
 def certificates_issue(job: Job, progress) -> Outcome:
     """Bulk issuance, all or nothing like the synchronous endpoint. The result lists the
     serials issued (not whole certificates: 10k of them would bloat the job row) and every
@@ -59,3 +58,6 @@ def certificates_issue(job: Job, progress) -> Outcome:
             "skipped": outcome["skipped"],
         }
     )
+
+
+HANDLERS = {CERTIFICATES_ZIP: certificates_zip, CERTIFICATES_ISSUE: certificates_issue}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from lms.accounts.models import User
 from lms.catalog.models import CourseStatus, Module
 from lms.catalog.permissions import can_view_modules
 from lms.core.errors import Conflict, NotFound
-from lms.enrollments.models import Enrollment, EnrollmentStatus
+from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
 from lms.extensions import db
 
 
@@ -22,6 +22,18 @@ class CourseNotOpen(Conflict):
     code = "course-not-open"
     message_en = "The course is not open for work."
     message_zh = "该研修班当前不接受学习或提交。"
+
+
+def seat_clause(user: User, course_id, holding: bool):
+    """SQL: ``user`` is enrolled in the course ``course_id`` (a column or a value): with an
+    active or completed enrolment when ``holding``, else with any but a withdrawn one.
+    Handed to the catalogue's permissions by the app factory."""
+    status = (
+        Enrollment.status.in_(SEAT_HOLDING)
+        if holding
+        else Enrollment.status != EnrollmentStatus.WITHDRAWN
+    )
+    return exists().where(Enrollment.course_id == course_id, Enrollment.user_id == user.id, status)
 
 
 def visible_module(module_id: int, user: User) -> Module:
