@@ -1,7 +1,7 @@
 """The results table: printed, and written into docs/benchmarks.md between two markers.
 
-Only the part between the markers is rewritten, so the hand-written explanation above it
-survives every run.
+Only the part between the markers is rewritten, so the hand-written text around it (the
+method above it, the design measurements quoted from the code below it) survives every run.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
    same verdicts and hours; the two answers must be equal;
 4. roster import (``enrollments.imports.import_roster``) of a CSV of existing teachers into
    a fresh course against a raw ``executemany`` of the same enrolment rows;
-5. bulk issuance to every eligible enrolment (``certificates.services.issue_certificates``,
+5. bulk issuance to every eligible enrolment (``certificates.issuance.issue_certificates``,
    no PDFs) against a raw ``executemany`` INSERT of the certificate rows it wrote;
 6. certificate PDF rendering (``certificates.pdf.render_certificate_pdf``) against a bare
    reportlab page with the same text, the same font and a QR code of the same URL.
@@ -42,8 +42,8 @@ from sqlalchemy.engine import make_url
 
 from lms.accounts.models import Role, User
 from lms.catalog.models import Course, CourseStatus
+from lms.certificates import issuance
 from lms.certificates import pdf as certificate_pdf
-from lms.certificates import services as certificate_services
 from lms.certificates.fonts import certificate_font
 from lms.certificates.models import Certificate
 from lms.certificates.snapshot import build_snapshot, verify_url
@@ -546,7 +546,7 @@ def issuance_row(count: int, log) -> dict:
             actor, course = _admin(), _course_with_enrolments(count)
             with measuring():
                 start = time.perf_counter()
-                result = certificate_services.issue_certificates(course, actor=actor)
+                result = issuance.issue_certificates(course, actor=actor)
                 db.session.flush()
                 elapsed = time.perf_counter() - start
             if len(result["issued"]) != count or result["skipped"]:
@@ -623,13 +623,13 @@ def sample_certificate() -> Certificate:
     )
     now = utcnow()
     return Certificate(
-        serial=certificate_services.format_serial(course, now.year, 1),
-        verify_code=certificate_services.new_verify_code(),
+        serial=issuance.format_serial(course, now.year, 1),
+        verify_code=issuance.new_verify_code(),
         snapshot=build_snapshot(
             user, course, theory_hours=Decimal("14"), practical_hours=Decimal("12")
         ),
         issued_at=now,
-        expires_at=certificate_services.expiry_for(course, now),
+        expires_at=issuance.expiry_for(course, now),
         status="valid",
     )
 

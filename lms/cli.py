@@ -26,8 +26,7 @@ from lms.accounts.models import Role, User
 from lms.accounts.schemas import UserCreate
 from lms.audit.services import verify_chain
 from lms.catalog.models import Course
-from lms.certificates import export
-from lms.certificates import services as certificates
+from lms.certificates import export, issuance
 from lms.core.errors import DomainError
 from lms.demo import data as demo_data
 from lms.demo import seed as demo_seed
@@ -309,7 +308,7 @@ def issue_certificates(course_code: str, admin_email: str, dry_run: bool):
     """Issue certificates to every eligible enrolment of COURSE_CODE (without PDFs: they
     are rendered on first download or by export-certificates). Issuing again is a no-op."""
     with _one_transaction(), _progress("Issuing") as bar:
-        outcome = certificates.issue_certificates(
+        outcome = issuance.issue_certificates(
             _course_by_code(course_code),
             actor=_acting_admin(admin_email),
             dry_run=dry_run,

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts import people, services
+from lms.accounts.errors import EmailTaken
 from lms.accounts.models import ActivationToken, Role, User
 from lms.audit import services as audit
 from lms.core import bulk, tabular
@@ -220,9 +221,10 @@ def _insert_accounts(rows: list[dict]) -> dict[str, int]:
         db.session.flush()
         db.session.execute(insert(User.__table__), rows)
     except IntegrityError as exc:  # a concurrent request created one of these emails
-        raise services.EmailTaken(
+        raise EmailTaken(
             "An account in the file was created meanwhile; import again.",
             "文件中的某个账号刚被他人创建，请重新导入。",
         ) from exc
     emails = [row["email"] for row in rows]
-    return dict(db.session.execute(select(User.email, User.id).where(User.email.in_(emails))).all())
+    stmt = select(User.email, User.id).where(bulk.among(User.email, emails))
+    return dict(db.session.execute(stmt).all())

@@ -11,11 +11,17 @@ from flask import current_app, request, session
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from lms.accounts.errors import (
+    AlreadyActivated,
+    EmailTaken,
+    InvalidActivationToken,
+    InvalidCredentials,
+)
 from lms.accounts.models import ActivationToken, ApiToken, LoginSession, Role, User
 from lms.accounts.passwords import hash_password, needs_rehash, password_problems, verify_password
 from lms.audit import services as audit
 from lms.core.db import utcnow
-from lms.core.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from lms.core.errors import Forbidden, Invalid, NotFound
 from lms.core.tokens import digest, new_secret
 from lms.extensions import db
 
@@ -29,28 +35,6 @@ PROFILE_FIELDS = (
     "staff_no",
     "phone",
 )
-
-
-class InvalidCredentials(NotAuthenticated):
-    code = "invalid-credentials"
-    message_en = "The email or password is incorrect."
-    message_zh = "邮箱或密码错误。"
-
-
-class EmailTaken(Conflict):
-    code = "email-taken"
-    message_en = "An account with this email already exists."
-    message_zh = "该邮箱已被注册。"
-
-
-class AlreadyActivated(Conflict):
-    code = "already-activated"
-    message_en = "This account already has a password."
-    message_zh = "该账号已设置密码。"
-
-
-class InvalidActivationToken(Invalid):
-    code = "invalid-activation-token"
 
 
 def normalize_email(email: str) -> str:
@@ -346,13 +330,19 @@ def list_api_tokens(user: User):
     )
 
 
-def revoke_api_token(user: User, token_id: int) -> None:
-    """Revoke one of the user's own tokens (another user's token is 404)."""
+def own_api_token(token_id: int, user: User) -> ApiToken:
+    """One of ``user``'s own live tokens (a resolver of ``lms.core.auth.load``): another
+    user's token, or a revoked one, is 404."""
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id or token.revoked_at is not None:
         raise NotFound()
+    return token
+
+
+def revoke_api_token(token: ApiToken, *, actor: User) -> None:
+    """Revoke a token (its owner's, read with ``own_api_token``)."""
     token.revoked_at = utcnow()
-    audit.record("api_token.revoked", "api_token", token.id, actor=user)
+    audit.record("api_token.revoked", "api_token", token.id, actor=actor)
 
 
 def user_for_api_token(secret: str) -> User | None:

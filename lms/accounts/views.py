@@ -28,7 +28,7 @@ from lms.accounts.schemas import (
     UserOut,
     UserUpdate,
 )
-from lms.core.auth import accepts, actor, login_required, roles_required
+from lms.core.auth import accepts, actor, load
 from lms.core.pagination import paginate
 from lms.extensions import limiter
 
@@ -90,7 +90,7 @@ def login(credentials):
 
 
 @auth_blp.route("/logout", methods=["POST"])
-@login_required
+@load()
 @auth_blp.response(204)
 def logout():
     """End this session; a copy of its cookie stops working."""
@@ -100,7 +100,7 @@ def logout():
 
 
 @auth_blp.route("/me")
-@login_required
+@load()
 @auth_blp.response(200, UserOut)
 def me():
     """The current user."""
@@ -108,7 +108,7 @@ def me():
 
 
 @auth_blp.route("/password", methods=["POST"])
-@login_required
+@load()
 @auth_blp.arguments(PasswordChangeIn)
 @auth_blp.response(200, CsrfOut)
 def change_password(data):
@@ -135,7 +135,7 @@ def activate(data):
 
 @auth_blp.route("/tokens")
 class Tokens(MethodView):
-    @login_required
+    @load()
     @auth_blp.arguments(TokenCreate)
     @auth_blp.response(201, TokenCreatedOut)
     def post(self, data):
@@ -146,7 +146,7 @@ class Tokens(MethodView):
         token.token = secret
         return token
 
-    @login_required
+    @load()
     @auth_blp.response(200, TokenOut(many=True))
     @auth_blp.paginate()
     def get(self, pagination_parameters):
@@ -155,16 +155,16 @@ class Tokens(MethodView):
 
 
 @auth_blp.route("/tokens/<int:token_id>", methods=["DELETE"])
-@login_required
+@load(token=services.own_api_token)
 @auth_blp.response(204)
-def revoke_token(token_id):
+def revoke_token(token):
     """Revoke one of your API tokens."""
-    services.revoke_api_token(actor(), token_id)
+    services.revoke_api_token(token, actor=actor())
 
 
 @users_blp.route("")
 class Users(MethodView):
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @users_blp.arguments(UserCreate)
     @users_blp.response(201, UserCreatedOut)
     @users_blp.alt_response(409, description="``email-taken``: another account has this email.")
@@ -174,7 +174,7 @@ class Users(MethodView):
         user.activation_token = token
         return user
 
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @users_blp.arguments(UserListArgs, location="query")
     @users_blp.response(200, UserOut(many=True))
     @users_blp.paginate()
@@ -185,13 +185,13 @@ class Users(MethodView):
 
 @users_blp.route("/<int:user_id>")
 class UserItem(MethodView):
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @users_blp.response(200, UserOut)
     def get(self, user_id):
         """One account."""
         return services.get_user(user_id)
 
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @users_blp.arguments(UserUpdate)
     @users_blp.response(200, UserOut)
     @users_blp.alt_response(409, description="``email-taken``: another account has this email.")
@@ -201,7 +201,7 @@ class UserItem(MethodView):
 
 
 @users_blp.route("/<int:user_id>/activation-token", methods=["POST"])
-@roles_required(Role.ADMIN)
+@load(roles=Role.ADMIN)
 @users_blp.response(201, ActivationTokenOut)
 @users_blp.alt_response(409, description="``already-activated``: the account has a password.")
 def new_activation_token(user_id):
@@ -214,7 +214,7 @@ def new_activation_token(user_id):
 
 
 @users_blp.route("/import", methods=["POST"])
-@roles_required(Role.ADMIN)
+@load(roles=Role.ADMIN)
 @accepts("multipart/form-data")
 @users_blp.arguments(ImportFile, location="files")
 @users_blp.arguments(ImportForm, location="form", content_type="multipart/form-data")

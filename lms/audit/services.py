@@ -55,7 +55,7 @@ def _lock_chain() -> None:
 
     PostgreSQL: a transaction-scoped advisory lock. SQLite already serialises writers.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
+    if bulk.postgresql():
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
 
 
@@ -129,7 +129,7 @@ def record_many(events: list[PendingEvent], *, actor=None) -> list[AppendedEvent
 
     Bulk operations (imports, bulk issuance) use this instead of ``record`` per row. The
     events share one timestamp (one transaction appends them) and are built as plain rows,
-    not ORM objects: 10,000 of them are hashed and written in about 0.1 s.
+    not ORM objects, which is what makes a batch of thousands cheap.
     """
     if not events:
         return []

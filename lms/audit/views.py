@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from lms.audit.models import AuditEvent
 from lms.audit.schemas import AuditEventArgs, AuditEventOut
-from lms.core.auth import roles_required
+from lms.core.auth import load
 from lms.core.pagination import paginate
 
 blp = Blueprint(
@@ -17,7 +17,7 @@ blp = Blueprint(
 
 
 @blp.route("")
-@roles_required("admin")
+@load(roles="admin")
 @blp.arguments(AuditEventArgs, location="query")
 @blp.response(200, AuditEventOut(many=True))
 @blp.paginate()

@@ -4,6 +4,8 @@ Teachers see closed courses and module content through their enrolment, which th
 catalogue does not know (enrolments build on it): the app factory hands it the enrolment
 domain's seat clause once, with ``use_seat_clause`` (lms.enrollments.access.seat_clause).
 Until then no enrolment counts, so a teacher sees only what is published to everyone.
+
+The resolvers at the end are what views pass to ``lms.core.auth.load``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Callable
 from sqlalchemy import ColumnElement, exists, false, or_, select
 
 from lms.accounts.models import Role, User
-from lms.catalog.models import Course, CourseInstructor, CourseStatus
+from lms.catalog.models import Course, CourseInstructor, CourseStatus, Module
+from lms.core.auth import may_forbid
+from lms.core.errors import Forbidden, NotFound
 from lms.extensions import db
 
 VISIBLE_WHEN_ENROLLED = (CourseStatus.PUBLISHED, CourseStatus.CLOSED, CourseStatus.ARCHIVED)
@@ -90,3 +94,58 @@ def can_view_modules(user: User, course: Course) -> bool:
     return course.status != CourseStatus.DRAFT and bool(
         db.session.scalar(select(_seat_clause(user, course.id, True)))
     )
+
+
+# --- resolvers for lms.core.auth.load: (id, user) -> the object, or NotFound / Forbidden ---
+
+
+def visible_course(course_id: int, user: User) -> Course:
+    """The course if ``user`` may see it; otherwise 404, never revealing that it exists."""
+    course = db.session.get(Course, course_id)
+    if course is None or not can_view_course(user, course):
+        raise NotFound()
+    return course
+
+
+@may_forbid
+def staff_course(course_id: int, user: User) -> Course:
+    """The course if ``user`` is its staff. 404 when they cannot see the course (another
+    instructor's course, a teacher and a draft), 403 when they can but are not staff."""
+    course = db.session.get(Course, course_id)
+    if course is None:
+        raise NotFound()
+    if is_course_staff(user, course):
+        return course
+    if can_view_course(user, course):
+        raise Forbidden()
+    raise NotFound()
+
+
+def module_course(course_id: int, user: User) -> Course:
+    """The course if ``user`` may read its modules (``can_view_modules``); else 404."""
+    course = db.session.get(Course, course_id)
+    if course is None or not can_view_modules(user, course):
+        raise NotFound()
+    return course
+
+
+def visible_module(module_id: int, user: User) -> Module:
+    """The module if ``user`` may read it (staff, or enrolled active/completed); else 404."""
+    module = db.session.get(Module, module_id)
+    if module is None or not can_view_modules(user, module.course):
+        raise NotFound()
+    return module
+
+
+@may_forbid
+def staff_module(module_id: int, user: User) -> Module:
+    """The module if ``user`` is staff of its course: 404 for anyone who cannot see the
+    module (``visible_module``), 403 for a caller who can but is not staff."""
+    module = db.session.get(Module, module_id)
+    if module is None:
+        raise NotFound()
+    if is_course_staff(user, module.course):
+        return module
+    if can_view_modules(user, module.course):
+        raise Forbidden()
+    raise NotFound()

@@ -2,7 +2,6 @@
 
 from decimal import Decimal
 
-from flask import g
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
 from lms.catalog.models import CourseStatus, ModuleKind
@@ -252,20 +251,18 @@ class ModuleOrder(StrictSchema):
 
 
 class QuestionOut(Schema):
+    """A quiz question as a teacher sees it: never the answers."""
+
     id = fields.Integer()
     position = fields.Integer()
     prompt = fields.String()
     choices = fields.List(fields.String())
     multiple = fields.Function(lambda q: len(q.correct) > 1)
-    correct = fields.List(fields.Integer(), metadata={"description": "Course staff only."})
     points = DecimalNumber()
 
-    @post_dump
-    def _hide_answers(self, data, **kwargs):
-        # Fails closed: the answers are only shown where a view said the caller is staff.
-        if not g.get("show_answers", False):
-            data.pop("correct", None)
-        return data
+
+class QuestionStaffOut(QuestionOut):
+    correct = fields.List(fields.Integer(), metadata={"description": "Course staff only."})
 
 
 class QuizOut(Schema):
@@ -273,6 +270,10 @@ class QuizOut(Schema):
     max_attempts = fields.Integer(allow_none=True)
     max_score = fields.Function(lambda quiz: float(sum(q.points for q in quiz.questions)))
     questions = fields.List(fields.Nested(QuestionOut))
+
+
+class QuizStaffOut(QuizOut):
+    questions = fields.List(fields.Nested(QuestionStaffOut))
 
 
 class CriterionOut(Schema):
@@ -314,3 +315,10 @@ class ModuleOut(Schema):
         for name in PRACTICAL_ONLY + ("max_points",) if data["kind"] == "theory" else THEORY_ONLY:
             data.pop(name, None)
         return data
+
+
+class ModuleStaffOut(ModuleOut):
+    """A module as its course staff see it: with the quiz's correct answers (``ModuleOut``,
+    what teachers get, has none)."""
+
+    quiz = fields.Nested(QuizStaffOut, allow_none=True)

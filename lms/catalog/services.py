@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from lms.accounts.models import Role, User
 from lms.audit import services as audit
 from lms.catalog import permissions, signals
+from lms.catalog.errors import BadTransition, CodeTaken, ModuleInUse
 from lms.catalog.models import (
     Course,
     CourseInstructor,
@@ -27,21 +28,6 @@ from lms.catalog.models import (
 from lms.core.db import utcnow, violated_constraint
 from lms.core.errors import Conflict, Invalid, NotFound
 from lms.extensions import db
-
-
-class CodeTaken(Conflict):
-    code = "code-taken"
-    message_en, message_zh = "This code is already used.", "该编号已被使用。"
-
-
-class BadTransition(Conflict):
-    code = "invalid-status-transition"
-
-
-class ModuleInUse(Conflict):
-    code = "module-in-use"
-    message_en = "The module has learner activity; its quiz, rubric or existence cannot change."
-    message_zh = "该模块已有学员学习或提交记录，不能删除或修改测验与评分标准。"
 
 
 def module_has_activity(module: Module) -> bool:
@@ -124,17 +110,9 @@ def program_query():
 
 
 def get_course(course_id: int) -> Course:
-    """The course or 404 (no visibility check: see ``visible_course``)."""
+    """The course or 404 (no visibility check: see ``permissions.visible_course``)."""
     course = db.session.get(Course, course_id)
     if course is None:
-        raise NotFound()
-    return course
-
-
-def visible_course(course_id: int, user: User) -> Course:
-    """The course if ``user`` may see it; otherwise 404, never revealing that it exists."""
-    course = db.session.get(Course, course_id)
-    if course is None or not permissions.can_view_course(user, course):
         raise NotFound()
     return course
 

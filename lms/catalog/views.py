@@ -1,6 +1,6 @@
 """Programmes, courses, instructors and modules."""
 
-from flask import g
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -15,15 +15,14 @@ from lms.catalog.schemas import (
     ModuleCreate,
     ModuleOrder,
     ModuleOut,
+    ModuleStaffOut,
     ModuleUpdate,
     ProgramCreate,
     ProgramOut,
     ProgramUpdate,
 )
-from lms.core.auth import actor, login_required, roles_required
-from lms.core.errors import NotFound
+from lms.core.auth import actor, load
 from lms.core.pagination import paginate
-from lms.extensions import db
 
 programs_blp = Blueprint(
     "programs",
@@ -44,7 +43,7 @@ modules_blp = Blueprint(
 
 @programs_blp.route("")
 class Programs(MethodView):
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @programs_blp.arguments(ProgramCreate)
     @programs_blp.response(201, ProgramOut)
     @programs_blp.alt_response(409, description="``code-taken``: another programme has it.")
@@ -52,7 +51,7 @@ class Programs(MethodView):
         """Create a programme."""
         return services.create_program(data, actor=actor())
 
-    @login_required
+    @load()
     @programs_blp.response(200, ProgramOut(many=True))
     @programs_blp.paginate()
     def get(self, pagination_parameters):
@@ -62,13 +61,13 @@ class Programs(MethodView):
 
 @programs_blp.route("/<int:program_id>")
 class ProgramItem(MethodView):
-    @login_required
+    @load()
     @programs_blp.response(200, ProgramOut)
     def get(self, program_id):
         """One programme."""
         return services.get_program(program_id)
 
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @programs_blp.arguments(ProgramUpdate)
     @programs_blp.response(200, ProgramOut)
     @programs_blp.alt_response(409, description="``code-taken``: another programme has it.")
@@ -79,7 +78,7 @@ class ProgramItem(MethodView):
 
 @courses_blp.route("")
 class Courses(MethodView):
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @courses_blp.arguments(CourseCreate)
     @courses_blp.response(201, CourseOut)
     @courses_blp.alt_response(409, description="``code-taken``: another course has this code.")
@@ -87,7 +86,7 @@ class Courses(MethodView):
         """Create a course (status draft)."""
         return services.create_course(data, actor=actor())
 
-    @login_required
+    @load()
     @courses_blp.arguments(CourseListArgs, location="query")
     @courses_blp.response(200, CourseOut(many=True))
     @courses_blp.paginate()
@@ -99,13 +98,13 @@ class Courses(MethodView):
 
 @courses_blp.route("/<int:course_id>")
 class CourseItem(MethodView):
-    @login_required
+    @load(course=permissions.visible_course)
     @courses_blp.response(200, CourseOut)
-    def get(self, course_id):
+    def get(self, course):
         """One course (404 when you may not see it)."""
-        return services.visible_course(course_id, actor())
+        return course
 
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @courses_blp.arguments(CourseUpdate)
     @courses_blp.response(200, CourseOut)
     @courses_blp.alt_response(
@@ -117,7 +116,7 @@ class CourseItem(MethodView):
 
 
 def _status_view(action: str):
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     def view(course_id):
         return services.change_status(services.get_course(course_id), action, actor=actor())
 
@@ -139,67 +138,66 @@ for _action in services.TRANSITIONS:
 
 
 @courses_blp.route("/<int:course_id>/instructors")
-@login_required
+@load(course=permissions.visible_course)
 @courses_blp.response(200, InstructorOut(many=True))
 @courses_blp.paginate()
-def list_instructors(course_id, pagination_parameters):
+def list_instructors(course, pagination_parameters):
     """The instructors of a course (visible to whoever may see the course)."""
-    course = services.visible_course(course_id, actor())
     return paginate(services.instructors_query(course), pagination_parameters)
 
 
 @courses_blp.route("/<int:course_id>/instructors/<int:user_id>")
 class InstructorItem(MethodView):
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @courses_blp.response(200, InstructorOut)
     @courses_blp.alt_response(422, description="The user is not an active instructor.")
     def put(self, course_id, user_id):
         """Assign an instructor (idempotent)."""
         return services.assign_instructor(services.get_course(course_id), user_id, actor=actor())
 
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @courses_blp.response(204)
     def delete(self, course_id, user_id):
         """Remove an instructor from the course."""
         services.unassign_instructor(services.get_course(course_id), user_id, actor=actor())
 
 
-def _module_reader(course):
-    """404 unless the caller may read the course's modules; decides if answers show."""
-    user = actor()
-    if not permissions.can_view_modules(user, course):
-        raise NotFound()
-    g.show_answers = permissions.is_course_staff(user, course)
+# What a module reader gets: course staff see the quiz answers, teachers never do. The
+# document shows the staff schema (``correct`` is described as staff only).
+MODULE_OUT = {True: ModuleStaffOut(), False: ModuleOut()}
+MODULES_OUT = {True: ModuleStaffOut(many=True), False: ModuleOut(many=True)}
+
+
+def _as_reader(schemas: dict, course, data):
+    """``data`` dumped with the schema for the caller's relation to ``course``."""
+    return jsonify(schemas[permissions.is_course_staff(actor(), course)].dump(data))
 
 
 @courses_blp.route("/<int:course_id>/modules")
 class CourseModules(MethodView):
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @courses_blp.arguments(ModuleCreate)
-    @courses_blp.response(201, ModuleOut)
+    @courses_blp.response(201, ModuleStaffOut)
     @courses_blp.alt_response(409, description="The course is archived.")
     def post(self, data, course_id):
         """Add a module: theory (optional quiz) or practical (rubric required)."""
-        g.show_answers = True
         return services.create_module(services.get_course(course_id), data, actor=actor())
 
-    @login_required
-    @courses_blp.response(200, ModuleOut(many=True))
+    @load(course=permissions.module_course)
+    @courses_blp.response(200, ModuleStaffOut(many=True))
     @courses_blp.paginate()
-    def get(self, course_id, pagination_parameters):
+    def get(self, course, pagination_parameters):
         """The modules of a course in order. Teachers never see quiz answers."""
-        course = services.visible_course(course_id, actor())
-        _module_reader(course)
-        return paginate(services.modules_query(course), pagination_parameters)
+        modules = paginate(services.modules_query(course), pagination_parameters)
+        return _as_reader(MODULES_OUT, course, modules)
 
 
 @courses_blp.route("/<int:course_id>/modules/order", methods=["PUT"])
-@roles_required(Role.ADMIN)
+@load(roles=Role.ADMIN)
 @courses_blp.arguments(ModuleOrder)
-@courses_blp.response(200, ModuleOut(many=True))
+@courses_blp.response(200, ModuleStaffOut(many=True))
 def reorder_modules(data, course_id):
     """Reorder the modules: send every module id once, in the new order."""
-    g.show_answers = True
     return services.reorder_modules(
         services.get_course(course_id), data["module_ids"], actor=actor()
     )
@@ -207,28 +205,26 @@ def reorder_modules(data, course_id):
 
 @modules_blp.route("/<int:module_id>")
 class ModuleItem(MethodView):
-    @login_required
-    @modules_blp.response(200, ModuleOut)
-    def get(self, module_id):
-        """One module (404 when you may not see it)."""
-        module = db.session.get(services.Module, module_id)
-        if module is None:
-            raise NotFound()
-        _module_reader(services.visible_course(module.course_id, actor()))
-        return module
+    @load(module=permissions.visible_module)
+    @modules_blp.response(200, ModuleStaffOut)
+    def get(self, module):
+        """One module (404 when you may not see it).
 
-    @roles_required(Role.ADMIN)
+        Course staff get the quiz's correct answers (``correct``); teachers never do.
+        """
+        return _as_reader(MODULE_OUT, module.course, module)
+
+    @load(roles=Role.ADMIN)
     @modules_blp.arguments(ModuleUpdate)
-    @modules_blp.response(200, ModuleOut)
+    @modules_blp.response(200, ModuleStaffOut)
     @modules_blp.alt_response(
         409, description="``module-in-use``: its quiz or rubric cannot change after learner use."
     )
     def patch(self, changes, module_id):
         """Update a module; its quiz or rubric cannot change once learners used it."""
-        g.show_answers = True
         return services.update_module(services.get_module(module_id), changes, actor=actor())
 
-    @roles_required(Role.ADMIN)
+    @load(roles=Role.ADMIN)
     @modules_blp.response(204)
     @modules_blp.alt_response(409, description="``module-in-use``: learners used the module.")
     def delete(self, module_id):

@@ -23,9 +23,14 @@ from flask import current_app
 
 from lms.accounts.models import User
 from lms.catalog.permissions import is_admin
+from lms.certificates.errors import (
+    REVOKED_NO_CREDENTIAL,
+    SUPERSEDED_USE_NEW_CREDENTIAL,
+    CertificateRevoked,
+    CertificateSuperseded,
+)
 from lms.certificates.models import Certificate
 from lms.certificates.snapshot import verify_url
-from lms.core.errors import Conflict
 from lms.extensions import db
 
 CONTEXT = [
@@ -50,25 +55,15 @@ CRITERIA = (
 )
 
 
-class CertificateRevoked(Conflict):
-    code = "certificate-revoked"
-    message_en = "This certificate was revoked: it has no credential any more."
-    message_zh = "该证书已被撤销，不再提供数字凭证。"
-
-
-class CertificateSuperseded(Conflict):
-    code = "certificate-superseded"
-    message_en = "This certificate was replaced by a new one: use the new certificate's credential."
-    message_zh = "该证书已被新证书取代，请使用新证书的数字凭证。"
-
-
 def ensure_valid(certificate: Certificate) -> None:
     """Refuse (409) a revoked or a superseded certificate (naming its replacement), with
     the same problem codes as the PDF download."""
     if certificate.status == "superseded":
-        raise CertificateSuperseded(replaced_by=_replacement_serial(certificate))
+        raise CertificateSuperseded(
+            *SUPERSEDED_USE_NEW_CREDENTIAL, replaced_by=_replacement_serial(certificate)
+        )
     if certificate.status != "valid":
-        raise CertificateRevoked()
+        raise CertificateRevoked(*REVOKED_NO_CREDENTIAL)
 
 
 def credential_for(certificate: Certificate, user: User) -> dict:

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from lms.certificates import credential, services, signing
 from lms.core.api import JSON_OBJECT
-from lms.core.auth import actor, login_required
+from lms.core.auth import actor, load
 
 blp = Blueprint(
     "credentials",
@@ -35,7 +35,7 @@ def _json(document: dict, mimetype: str) -> Response:
 
 
 @blp.route("/certificates/<string:serial>/credential")
-@login_required
+@load(certificate=("serial", services.visible_certificate))
 @blp.response(
     200,
     JSON_OBJECT,
@@ -44,16 +44,14 @@ def _json(document: dict, mimetype: str) -> Response:
     "Admins also get revoked and superseded certificates, with ``credentialStatus.status``.",
 )
 @blp.alt_response(409, description=f"Asked by the holder: {NOT_VALID_409}")
-def certificate_credential(serial):
+def certificate_credential(certificate):
     """The certificate as an Open Badges 3.0 credential (the holder or an admin; 404 for
     anyone else). The holder's email appears only salted and hashed."""
-    user = actor()
-    certificate = services.visible_certificate(serial, user)
-    return _json(credential.credential_for(certificate, user), CREDENTIAL_MEDIA_TYPE)
+    return _json(credential.credential_for(certificate, actor()), CREDENTIAL_MEDIA_TYPE)
 
 
 @blp.route("/certificates/<string:serial>/credential.jwt")
-@login_required
+@load(certificate=("serial", services.visible_certificate))
 @blp.response(
     200,
     {"type": "string"},
@@ -63,9 +61,8 @@ def certificate_credential(serial):
     "jti, iat, nbf (and exp when it expires).",
 )
 @blp.alt_response(409, description=f"{NOT_VALID_409} Nothing is signed for them.")
-def certificate_credential_jwt(serial):
+def certificate_credential_jwt(certificate):
     """The credential signed as a VC-JWT with the issuer's Ed25519 key (holder or admin)."""
-    certificate = services.visible_certificate(serial, actor())
     credential.ensure_valid(certificate)
     token = signing.sign_credential(credential.build_credential(certificate))
     return Response(token, mimetype=signing.JWT_MEDIA_TYPE)

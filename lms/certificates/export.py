@@ -2,7 +2,7 @@
 what the ``certificates-zip`` job (``GET /api/v1/courses/{id}/certificates.zip`` for a
 large course, or with ``Prefer: respond-async``) and ``flask lms export-certificates`` run.
 
-Rendering is the slow part (about 40 ms a PDF), so the missing PDFs are rendered and stored
+Rendering is the slow part, so the missing PDFs are rendered and stored
 first, a batch at a time (``after_batch`` may commit each batch: a stored PDF is final), then
 the archive is written with the same entry names and layout as the streamed download
 (``lms.certificates.pdf``).
@@ -17,13 +17,12 @@ from sqlalchemy import func, select
 
 from lms.catalog.models import Course
 from lms.certificates import pdf
-from lms.certificates.models import Certificate
+from lms.certificates.models import VALID, Certificate
+from lms.core import bulk
 from lms.core.errors import NotFound
 from lms.core.storage import get_storage
 from lms.extensions import db
 from lms.jobs.progress import Progress, report
-
-VALID = "valid"
 
 
 def valid_count(course_id: int) -> int:
@@ -64,13 +63,14 @@ def build_course_zip(
 
 
 def _render_missing(ids, total: int, progress, after_batch) -> None:
-    for start in range(0, len(ids), pdf.ENSURE_BATCH):
-        batch = ids[start : start + pdf.ENSURE_BATCH]
-        stmt = select(Certificate).where(Certificate.id.in_(batch)).order_by(Certificate.id)
-        for offset, certificate in enumerate(db.session.scalars(stmt).all()):
+    done = 0
+    for batch in bulk.chunked(ids, pdf.ENSURE_BATCH):
+        stmt = select(Certificate).where(bulk.among(Certificate.id, batch)).order_by(Certificate.id)
+        for certificate in db.session.scalars(stmt).all():
             pdf.ensure_pdf(certificate)
             db.session.expunge(certificate)  # keeps the identity map small
-            report(progress, start + offset + 1, total)
+            done += 1
+            report(progress, done, total)
         if after_batch is not None:
             after_batch()
 

@@ -11,8 +11,7 @@ import tempfile
 
 from lms.accounts.models import User
 from lms.catalog.services import get_course
-from lms.certificates import export, pdf
-from lms.certificates import services as certificates
+from lms.certificates import export, issuance, pdf
 from lms.extensions import db
 from lms.jobs.models import Job
 from lms.jobs.services import Outcome
@@ -41,7 +40,7 @@ def certificates_issue(job: Job, progress) -> Outcome:
     serials issued (not whole certificates: 10k of them would bloat the job row) and every
     skipped enrolment with its reason."""
     params = job.params
-    outcome = certificates.issue_certificates(
+    outcome = issuance.issue_certificates(
         get_course(params["course_id"]),
         actor=db.session.get(User, job.created_by_id),
         enrollment_ids=params.get("enrollment_ids"),

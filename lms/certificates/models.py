@@ -9,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.extensions import db
 
+VALID, REVOKED, SUPERSEDED = "valid", "revoked", "superseded"
+ONE_VALID_INDEX = "uq_certificates_one_valid_per_enrollment"
+
 
 class Certificate(db.Model):
     """A completion certificate (结业证书).
@@ -23,7 +26,7 @@ class Certificate(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('valid', 'revoked', 'superseded')", name="status_valid"),
         Index(
-            "uq_certificates_one_valid_per_enrollment",
+            ONE_VALID_INDEX,
             "enrollment_id",
             unique=True,
             postgresql_where=text("status = 'valid'"),

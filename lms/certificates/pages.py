@@ -38,12 +38,11 @@ def _page(status_code: int, **context):
 def verify_page(code):
     """The certificate behind a QR code, its status impossible to miss."""
     try:
-        cert = verification.by_code(code)
+        view = verification.page_answer(
+            code, link=lambda c: url_for("verify_pages.verify_page", code=c)
+        )
     except NotFound:
         return _page(404, certificate=None)
-    view = verification.public_view(
-        cert, page_url=lambda c: url_for("verify_pages.verify_page", code=c)
-    )
     return _page(200, certificate=view)
 
 

@@ -38,12 +38,19 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.catalog.models import Course
 from lms.catalog.permissions import is_admin
+from lms.certificates.errors import (
+    REVOKED_NO_PDF,
+    SUPERSEDED_DOWNLOAD_NEW,
+    CertificateRevoked,
+    CertificateSuperseded,
+)
 from lms.certificates.fonts import certificate_font
 from lms.certificates.models import Certificate
 from lms.certificates.services import visible_certificate
 from lms.certificates.snapshot import verify_url
+from lms.core import bulk
 from lms.core.downloads import sanitize_filename
-from lms.core.errors import Conflict, NotFound
+from lms.core.errors import NotFound
 from lms.core.storage import Storage, delete_unless_committed, get_storage
 from lms.extensions import db
 
@@ -290,18 +297,6 @@ def ensure_pdf(certificate: Certificate) -> tuple[str, str]:
     return certificate.pdf_key, certificate.pdf_sha256
 
 
-class CertificateRevoked(Conflict):
-    code = "certificate-revoked"
-    message_en = "This certificate was revoked: its PDF is no longer available."
-    message_zh = "该证书已被撤销，不再提供 PDF 下载。"
-
-
-class CertificateSuperseded(Conflict):
-    code = "certificate-superseded"
-    message_en = "This certificate was replaced by a new one: download the new certificate."
-    message_zh = "该证书已被新证书取代，请下载新证书。"
-
-
 def downloadable_certificate(serial: str, user) -> Certificate:
     """The certificate whose PDF ``user`` may download (see the module docstring)."""
     certificate = visible_certificate(serial, user)  # 404 unless the holder or an admin
@@ -309,8 +304,10 @@ def downloadable_certificate(serial: str, user) -> Certificate:
         return certificate
     if certificate.status == "superseded":
         replacement = db.session.get(Certificate, certificate.replaced_by_id)
-        raise CertificateSuperseded(replaced_by=replacement.serial if replacement else None)
-    raise CertificateRevoked()
+        raise CertificateSuperseded(
+            *SUPERSEDED_DOWNLOAD_NEW, replaced_by=replacement.serial if replacement else None
+        )
+    raise CertificateRevoked(*REVOKED_NO_PDF)
 
 
 def pdf_filename(certificate: Certificate) -> str:
@@ -336,10 +333,9 @@ def course_zip_entries(course_id: int) -> list[ZipEntry]:
     missing = db.session.scalars(
         select(Certificate.id).where(*valid, Certificate.pdf_key.is_(None))
     ).all()
-    for start in range(0, len(missing), ENSURE_BATCH):
-        batch = missing[start : start + ENSURE_BATCH]
+    for batch in bulk.chunked(missing, ENSURE_BATCH):
         for certificate in db.session.scalars(
-            select(Certificate).where(Certificate.id.in_(batch))
+            select(Certificate).where(bulk.among(Certificate.id, batch))
         ).all():
             ensure_pdf(certificate)
             db.session.expunge(certificate)  # keeps the identity map small

@@ -3,10 +3,11 @@
 from flask import Response, send_file
 from flask_smorest import Blueprint
 
+from lms.accounts.models import Role
 from lms.certificates import export, pdf
 from lms.certificates import jobs as kinds
 from lms.core.api import BINARY
-from lms.core.auth import actor, login_required, roles_required
+from lms.core.auth import actor, load
 from lms.core.downloads import as_download
 from lms.core.storage import get_storage
 from lms.jobs import services as jobs
@@ -22,20 +23,19 @@ blp = Blueprint(
 
 
 @blp.route("/certificates/<string:serial>/pdf")
-@login_required
+@load(certificate=("serial", pdf.downloadable_certificate))
 @blp.response(200, BINARY, content_type=pdf.PDF_MIMETYPE, description="The PDF, as an attachment.")
 @blp.alt_response(
     409,
     description="The holder asked for a revoked (``certificate-revoked``) or superseded "
     "(``certificate-superseded``, with ``replaced_by``) certificate; admins still get it.",
 )
-def download_pdf(serial):
+def download_pdf(certificate):
     """The certificate's PDF (the holder or an admin; 404 for anyone else).
 
     Rendered on the first download and stored: every later download returns the same bytes,
     whatever changed in the user's account or the course since.
     """
-    certificate = pdf.downloadable_certificate(serial, actor())
     key, _ = pdf.ensure_pdf(certificate)
     response = send_file(
         get_storage().open(key),
@@ -48,7 +48,7 @@ def download_pdf(serial):
 
 
 @blp.route("/courses/<int:course_id>/certificates.zip")
-@roles_required("admin")
+@load(roles=Role.ADMIN)
 @blp.response(
     200,
     BINARY,
@@ -67,7 +67,7 @@ def download_zip(course_id):
     """Every valid certificate PDF of a course, in one ZIP archive (admins).
 
     PDFs not rendered yet are rendered and stored first; the archive is then streamed,
-    one PDF at a time. Rendering takes about 40 ms a PDF, so for a large course (or on
+    one PDF at a time. Rendering is the slow part, so for a large course (or on
     ``Prefer: respond-async``) the answer is 202 with a job that builds the archive.
     """
     count = export.valid_count(course_id)

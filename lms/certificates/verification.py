@@ -1,5 +1,12 @@
 """Public verification: by the QR code's verification code, or by serial plus holder name.
 
+One answer for every way in: ``answer`` builds it (``VerifyOut``, JSON-ready) from one row
+of a prebuilt Core statement, the certificate with its replacement's serial and code joined
+in, for the API by code and by serial and name and for the HTML page (which also shows the
+course's dates and place and the certificate's title: ``PAGE_STATEMENTS``). No ORM entity,
+identity map, unit of work or schema dump on the busiest public path, and SQLAlchemy's
+compiled cache keeps the SQL (docs/benchmarks.md, row 1).
+
 Answers only what the certificate states and its status; never the holder's email, user
 or enrolment ids. Rate limited per client address (``CERT_VERIFY_RATE_LIMIT``, default
 ``60 per minute``, shared by the API and the page).
@@ -9,26 +16,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, Engine, bindparam, or_, select
+from sqlalchemy import Connection, Engine, Row, bindparam, or_, select
 
+from lms.certificates.errors import UnknownCertificate
 from lms.certificates.models import Certificate
 from lms.certificates.snapshot import is_expired, verify_url
 from lms.core.db import utcnow
-from lms.core.errors import NotFound
 from lms.extensions import db
 
 RATE_LIMIT_KEY = "CERT_VERIFY_RATE_LIMIT"
 DEFAULT_RATE_LIMIT = "60 per minute"
 # token_urlsafe output; anything else cannot be a code, and is answered without a query.
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# What the page shows besides the answer, as the snapshot states it.
+PAGE_STATEMENTS = ("certificate_title", "location", "starts_on", "ends_on")
 _SPACES = re.compile(r"\s+")
-
-
-class UnknownCertificate(NotFound):
-    code = "certificate-not-found"
-    message_en = "No certificate matches."
-    message_zh = "未找到匹配的证书。"
 
 
 def normalise(text: str | None) -> str:
@@ -38,10 +42,8 @@ def normalise(text: str | None) -> str:
 
 _certificates = Certificate.__table__
 _replacement = _certificates.alias("replacement")
-# The public lookup by code in one Core statement (the replacement's serial and code joined
-# in), built once: no ORM entity, identity map or unit of work on the hottest public path,
-# and SQLAlchemy's compiled cache keeps its SQL (docs/benchmarks.md, row 1).
-_BY_CODE = (
+# What the answer reads, built once.
+_ANSWER = (
     select(
         _certificates.c.serial,
         _certificates.c.status,
@@ -53,18 +55,45 @@ _BY_CODE = (
     )
     .select_from(_certificates)
     .outerjoin(_replacement, _replacement.c.id == _certificates.c.replaced_by_id)
-    .where(_certificates.c.verify_code == bindparam("code"))
+)
+_BY_CODE = _ANSWER.where(_certificates.c.verify_code == bindparam("code"))
+_BY_SERIAL = _ANSWER.where(
+    or_(_certificates.c.serial == bindparam("serial"), _certificates.c.serial == bindparam("upper"))
 )
 
 
 def answer_by_code(code: str) -> dict:
-    """The public answer (``VerifyOut``, already JSON-ready) for a verification code; 404
-    when none. What ``public_view`` says, read without loading the ORM entity."""
-    if not CODE_PATTERN.fullmatch(code):
+    """The public answer for a verification code; 404 when none."""
+    return answer(_row_by_code(code))
+
+
+def answer_by_serial_and_name(serial: str, name: str) -> dict:
+    """The public answer for the certificate with ``serial`` whose holder's Chinese or
+    English name matches ``name``; 404 otherwise (a wrong name reveals nothing about the
+    serial)."""
+    wanted = unicodedata.normalize("NFKC", serial).strip().replace(" ", "")
+    row = _read(_BY_SERIAL, {"serial": wanted, "upper": wanted.upper()})
+    snapshot = (row.snapshot or {}) if row is not None else {}
+    names = {normalise(snapshot.get("holder_name")), normalise(snapshot.get("holder_name_en"))}
+    if row is None or normalise(name) not in names - {""}:
         raise UnknownCertificate()
-    row = _reading_connection().execute(_BY_CODE, {"code": code}).first()
-    if row is None:
-        raise UnknownCertificate()
+    return answer(row)
+
+
+def page_answer(code: str, *, link: Callable[[str], str]) -> dict:
+    """The answer for the verification page: the replacement linked with ``link(code)``,
+    and the ``PAGE_STATEMENTS`` too; 404 when no certificate has the code."""
+    return answer(_row_by_code(code), link=link, statements=PAGE_STATEMENTS)
+
+
+def answer(
+    row: Row, *, link: Callable[[str], str] = verify_url, statements: Sequence[str] = ()
+) -> dict:
+    """What the public may learn of the certificate in ``row`` (a row of ``_ANSWER``), as
+    ``VerifyOut`` documents and dumps it: its status (``expired`` once a valid one is past
+    its expiry), what it states, and its replacement, linked with ``link(code)`` (default:
+    the absolute verification URL under LMS_BASE_URL). ``statements``: more of what the
+    snapshot states, as it states it."""
     snapshot = row.snapshot or {}
     status = row.status
     if status == "valid" and is_expired(row.expires_at, utcnow()):
@@ -83,8 +112,22 @@ def answer_by_code(code: str) -> dict:
         "expires_at": row.expires_at.isoformat() if row.expires_at else None,
         "issuer": _text(snapshot.get("issuer")),
         "replaced_by": row.replaced_by,
-        "replaced_by_url": verify_url(row.replaced_by_code) if row.replaced_by_code else None,
+        "replaced_by_url": link(row.replaced_by_code) if row.replaced_by_code else None,
+        **{name: snapshot.get(name) for name in statements},
     }
+
+
+def _row_by_code(code: str) -> Row:
+    if not CODE_PATTERN.fullmatch(code):
+        raise UnknownCertificate()
+    row = _read(_BY_CODE, {"code": code})
+    if row is None:
+        raise UnknownCertificate()
+    return row
+
+
+def _read(stmt, params: dict) -> Row | None:
+    return _reading_connection().execute(stmt, params).first()
 
 
 def _reading_connection() -> Connection:
@@ -106,64 +149,3 @@ def _text(value) -> str | None:
 def _number(value) -> float | None:
     """As ``fields.Float`` dumps it."""
     return None if value is None else float(value)
-
-
-def by_code(code: str) -> Certificate:
-    """The certificate with this verification code (404 when none)."""
-    if not CODE_PATTERN.fullmatch(code):
-        raise UnknownCertificate()
-    cert = db.session.scalar(select(Certificate).where(Certificate.verify_code == code))
-    if cert is None:
-        raise UnknownCertificate()
-    return cert
-
-
-def by_serial_and_name(serial: str, name: str) -> Certificate:
-    """The certificate with ``serial`` whose holder's Chinese or English name matches
-    ``name``; 404 otherwise (a wrong name reveals nothing about the serial)."""
-    wanted = unicodedata.normalize("NFKC", serial).strip().replace(" ", "")
-    cert = db.session.scalar(
-        select(Certificate).where(
-            or_(Certificate.serial == wanted, Certificate.serial == wanted.upper())
-        )
-    )
-    snapshot = cert.snapshot if cert is not None else {}
-    names = {normalise(snapshot.get("holder_name")), normalise(snapshot.get("holder_name_en"))}
-    if cert is None or normalise(name) not in names - {""}:
-        raise UnknownCertificate()
-    return cert
-
-
-def public_status(cert: Certificate) -> str:
-    """valid, revoked, expired or superseded (superseded and revoked win over expired)."""
-    if cert.status != "valid":
-        return cert.status
-    return "expired" if is_expired(cert.expires_at, utcnow()) else "valid"
-
-
-def public_view(cert: Certificate, *, page_url=None) -> dict:
-    """What the public may learn about ``cert``. ``page_url(code)`` builds the replacement's
-    link (default: the absolute verification URL under LMS_BASE_URL)."""
-    snapshot = cert.snapshot or {}
-    replacement = db.session.get(Certificate, cert.replaced_by_id) if cert.replaced_by_id else None
-    link = page_url or verify_url
-    return {
-        "status": public_status(cert),
-        "serial": cert.serial,
-        "holder_name": snapshot.get("holder_name"),
-        "holder_name_en": snapshot.get("holder_name_en"),
-        "course_title": snapshot.get("course_title"),
-        "program_title": snapshot.get("program_title"),
-        "certificate_title": snapshot.get("certificate_title"),
-        "location": snapshot.get("location"),
-        "starts_on": snapshot.get("starts_on"),
-        "ends_on": snapshot.get("ends_on"),
-        "theory_hours": snapshot.get("theory_hours"),
-        "practical_hours": snapshot.get("practical_hours"),
-        "total_hours": snapshot.get("total_hours"),
-        "issued_at": cert.issued_at,
-        "expires_at": cert.expires_at,
-        "issuer": snapshot.get("issuer"),
-        "replaced_by": replacement.serial if replacement else None,
-        "replaced_by_url": link(replacement.verify_code) if replacement else None,
-    }

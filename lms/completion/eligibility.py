@@ -182,8 +182,8 @@ def evaluated(course: Course, stmt) -> Iterator[tuple]:
 
     The garbage collector stays paused until the iteration ends (``lms.core.bulk.gc_paused``):
     each batch's objects are freed by reference counting once the caller moves on, so the
-    full collection they would trigger after a batch, traversing the whole process (0.1 s,
-    measured), is not merely deferred but never needed."""
+    full collection they would trigger after a batch, traversing the whole process, is not
+    merely deferred but never needed."""
     modules = course_modules(course)
     minimums = _minimums(course)
     with gc_paused():

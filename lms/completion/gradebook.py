@@ -40,6 +40,7 @@ from lms.accounts.models import User
 from lms.catalog.models import Course, ModuleKind
 from lms.completion import progress
 from lms.completion.progress import CourseModule, ModuleProgress, Progress
+from lms.core import bulk
 from lms.core.schemas import CONTROL_CHARS
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
@@ -162,7 +163,7 @@ def latest_totals(found: dict[int, Progress]) -> dict[int, Decimal]:
     rows = db.session.execute(
         select(Grade.submission_id, Grade.total_points)
         .join(Submission, Submission.id == Grade.submission_id)
-        .where(Submission.enrollment_id.in_(list(found)))
+        .where(bulk.among_indexed(Submission.enrollment_id, list(found)))
     )
     return {sid: total for sid, total in rows if sid in latest}
 

@@ -14,8 +14,8 @@ loading; on PostgreSQL the ids go as one array parameter), the latest submission
 from one ordered scan instead of two grouped self-joins, and the hours and unmet required
 modules are computed in one tight loop, while the per-module ``ModuleProgress`` list is
 only built for the enrolments whose ``modules`` are read (a page of the completion list,
-a gradebook row). Benchmark row 3 (``bench/service_rows.py``) measures it against one
-hand-written SQL aggregate.
+a gradebook row). Benchmark row 3 (``bench/service_rows.py``, docs/benchmarks.md) compares
+it with one hand-written SQL aggregate.
 
 Module status:
 
@@ -39,10 +39,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Integer, Row, Select, Text, any_, bindparam, cast, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, Select, func, select
 
 from lms.catalog.models import Course, Module, ModuleKind, Quiz
+from lms.core import bulk
 from lms.core.bulk import gc_paused
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
@@ -51,9 +51,9 @@ from lms.practicals.models import Grade, Submission
 from lms.practicals.rules import grades_released_clause
 
 # Enrolments per round of queries. Few rounds matter on a busy server (each is a wait for a
-# reply: 2,500 instead of 5,000 cost a quarter more time for 10,000 enrolments), and IN lists
-# must stay below SQLite's bind-parameter limit (32766; PostgreSQL gets one array
-# parameter). A batch's facts are some hundred thousand small tuples (about 10 MB).
+# reply), and a round's IN lists must stay below SQLite's bind-parameter limit (see
+# lms.core.bulk; PostgreSQL gets one array parameter). A batch's facts are some hundred
+# thousand small tuples held in memory at once.
 BATCH = 5000
 ZERO = Decimal("0")
 
@@ -193,7 +193,7 @@ def progress_for_enrollments(
         modules = course_modules(course)
     view = "staff" if viewer_is_staff else "teacher"
     result = {}
-    for batch in _batches(enrollments):
+    for batch in bulk.chunked(enrollments, BATCH):
         with gc_paused():
             facts = _Facts.load([e.id for e in batch])
             for enrollment in batch:
@@ -255,16 +255,16 @@ def _among_all(connection, stmt: Select) -> Callable:
     """``among(column)``: the enrolments of ``stmt``, for the streams of ``stream_progress``.
 
     On PostgreSQL their ids, read first (one statement, a list of integers), as one array
-    parameter: each stream is then an index range per enrolment, read in order. With
-    ``stmt`` as a subquery instead, the server hashed every completion and submission of
-    every course (a sequential scan of 0.9M rows), or, planning a cursor for its first
-    rows, walked whole indexes in order: measured, half again as long for BENCH-BIG. SQLite
+    parameter (``bulk.among_indexed``): each stream is then an index range per enrolment,
+    read in order. With ``stmt`` as a subquery instead, the server hashed every completion
+    and submission of every course (a sequential scan of all of them), or, planning a cursor
+    for its first rows, walked whole indexes in order: slower for a large course. SQLite
     takes the subquery (it probes the index per id; a list of ids could exceed its limit of
     bound parameters); the ids are read all the same, so that both issue the same statements.
     """
     ids = connection.scalars(stmt.with_only_columns(Enrollment.id)).all()
-    if connection.dialect.name == "postgresql":
-        return lambda column: _among(column, ids)
+    if bulk.postgresql():
+        return lambda column: bulk.among_indexed(column, ids)
     subquery = stmt.with_only_columns(Enrollment.id).scalar_subquery()
     return lambda column: column.in_(subquery)
 
@@ -296,11 +296,6 @@ class _Ordered:
 _first = operator.itemgetter(0)
 
 
-def _batches(items: Sequence) -> Iterator[Sequence]:
-    for start in range(0, len(items), BATCH):
-        yield items[start : start + BATCH]
-
-
 @dataclass
 class _Facts:
     """What a batch of enrolments did, keyed by (enrollment_id, module_id)."""
@@ -315,7 +310,7 @@ class _Facts:
         connection = _connection()
         completed, attempts, submissions = (
             connection.execute(query).all()
-            for query in _fact_queries(lambda column: _among(column, ids))
+            for query in _fact_queries(lambda column: bulk.among_indexed(column, ids))
         )
         return cls.of(completed, attempts, submissions)
 
@@ -475,17 +470,6 @@ def _fact_queries(among: Callable, *, ordered: bool = False) -> tuple:
         .order_by(Submission.enrollment_id, Submission.module_id, Submission.attempt_no)
     )
     return completed, attempts, submissions
-
-
-def _among(column, ids: list[int]):
-    """``column IN ids``. On PostgreSQL one array parameter (``= ANY(:ids)``): a short
-    statement that psycopg converts once and the server plans once, instead of one
-    placeholder per id (whose conversion cost more than the queries themselves). The
-    array goes as its text form, ten times cheaper to build than psycopg's list dumper."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        literal = "{" + ",".join(map(str, map(int, ids))) + "}"
-        return column == any_(cast(bindparam(None, literal, type_=Text), ARRAY(Integer)))
-    return column.in_(ids)
 
 
 def _connection():

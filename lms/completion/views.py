@@ -13,19 +13,18 @@ theory completions, the quiz attempts and the submissions with their grades, rea
 server-side cursors in enrolment order and merged ``progress.BATCH`` enrolments at a time.
 So the statements are the same for a course of ten or of 100,000 (benchmark row 7), and
 memory holds the ids, one batch and one page. The trade-off: every page re-evaluates the
-whole filtered set (the summary needs it anyway). A course of a hundred takes milliseconds;
-10,000 enrolments take 0.2 to 0.4 s on PostgreSQL (depending on the load), about twice one
-hand-written SQL aggregate that computes only the verdicts and hours (benchmark row 3,
-``bench/service_rows.py``, on a shared 2-CPU machine). Beyond that, eligibility would have
-to be stored and kept up to date on every completion, grade, release and change of the
-minimum hours, which is not worth its invalidation rules at the sizes this system serves.
+whole filtered set (the summary needs it anyway), at a cost that grows with the course but
+stays within a small factor of one hand-written SQL aggregate computing only the verdicts
+and hours (benchmark row 3, ``bench/service_rows.py``; the figures are in
+docs/benchmarks.md). Beyond that, eligibility would have to be stored and kept up to date
+on every completion, grade, release and change of the minimum hours, which is not worth
+its invalidation rules at the sizes this system serves.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from functools import wraps
 
 from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
@@ -37,10 +36,9 @@ from lms.completion import gradebook
 from lms.completion.progress import progress_for_enrollment
 from lms.completion.schemas import CompletionArgs, CompletionEntryOut, GradebookArgs, ProgressOut
 from lms.core.api import BINARY, JSON_OBJECT
-from lms.core.auth import actor, login_required
+from lms.core.auth import actor, load
 from lms.core.downloads import as_download
-from lms.enrollments.services import get_enrollment
-from lms.practicals.grading import staff_course
+from lms.enrollments.access import readable_enrollment
 
 blp = Blueprint(
     "completion",
@@ -60,20 +58,8 @@ SUMMARY_HEADER = {
 }
 
 
-def _with_staff_course(view):
-    """Resolve ``course_id`` to the course if the caller is its staff (404/403 as
-    ``grading.staff_course``), before the query arguments are validated."""
-
-    @wraps(view)
-    def wrapper(*args, course_id, **kwargs):
-        return view(*args, course=staff_course(course_id, actor()), **kwargs)
-
-    return wrapper
-
-
 @blp.route("/courses/<int:course_id>/completion")
-@login_required
-@_with_staff_course
+@load(course=permissions.staff_course)
 @blp.arguments(CompletionArgs, location="query")
 @blp.response(200, CompletionEntryOut(many=True), headers=SUMMARY_HEADER)
 @blp.alt_response(403, description="Not the course's staff.")
@@ -94,25 +80,22 @@ def course_completion(args, course, pagination_parameters):
 
 
 @blp.route("/enrollments/<int:enrollment_id>/progress")
-@login_required
+@load(enrollment=readable_enrollment)
 @blp.response(200, ProgressOut)
-def enrollment_progress(enrollment_id):
+def enrollment_progress(enrollment):
     """Per-module status and credited hours of an enrolment (its teacher, or course staff).
 
     ``view`` says whose view it is: teachers do not see grades before their release.
     ``eligible`` and ``missing`` give the completion verdict in the same view (a teacher's
     unreleased pass does not count yet).
     """
-    user = actor()
-    enrollment = get_enrollment(enrollment_id, user)
-    staff = permissions.is_course_staff(user, enrollment.course)
+    staff = permissions.is_course_staff(actor(), enrollment.course)
     progress = progress_for_enrollment(enrollment, viewer_is_staff=staff)
     return completion.evaluate(progress, enrollment.course)
 
 
 @blp.route("/courses/<int:course_id>/gradebook")
-@login_required
-@_with_staff_course
+@load(course=permissions.staff_course)
 @blp.arguments(GradebookArgs, location="query")
 @blp.response(
     200,

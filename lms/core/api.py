@@ -4,11 +4,14 @@ The OpenAPI document declares every response an operation can give. The error re
 every view shares are not written by hand on ~80 views: ``ProblemResponses`` derives them
 from what wraps the view and from the route itself, when the view enters the document:
 
-- 401 and 403 from ``login_required`` / ``roles_required`` / ``authorized_by``
-  (lms.core.auth); a view with none of them is public (``security: []``);
+- 401, 403 and 404 from the mark ``lms.core.auth.load`` leaves on the view: 401 for any
+  view it guards, 403 when it checks roles or a resolver may forbid, 404 when it resolves
+  path objects; a view without it is public (``security: []``);
 - on every unsafe method, what is checked before any view runs: 403 (CSRF), 415 (media
   type), 400 (malformed JSON), 413 (too large), 422 (a body where the view takes none);
-- 404 when the path has parameters (422 for query arguments comes from flask-smorest);
+- 404 also when the path has parameters: the router refuses ids above MAX_ID, and an
+  admin-only view looks its objects up itself (422 for query arguments comes from
+  flask-smorest);
 - 503 on every operation (the database is unreachable: lms.core.errors).
 
 What only a view knows (409 conflicts, 412/428 preconditions, 429 rate limits) stays on
@@ -19,14 +22,12 @@ under ``application/problem+json`` (lms.core.errors.problem_response).
 from __future__ import annotations
 
 import http
-from functools import cache
 
 from apispec import BasePlugin
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from werkzeug.routing import IntegerConverter
 
-from lms.core import auth
 from lms.core.errors import PROBLEM_MEDIA_TYPE, http_exception_response
 
 UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})  # as lms.core.auth
@@ -70,32 +71,14 @@ DESCRIPTIONS = {
 }
 
 
-def _noop():
-    """Stand-in view, only used to read the code object of each auth decorator's wrapper."""
-
-
-@cache
-def _auth_codes() -> tuple:
-    """Code objects of the wrappers of login_required, roles_required and authorized_by.
-
-    Every view one of them wraps runs that same code.
-    """
-    return (
-        auth.login_required(_noop).__code__,
-        auth.roles_required("admin")(_noop).__code__,
-        auth.authorized_by(None)(_noop).__code__,
-    )
-
-
-def _wrapper_codes(func) -> set:
-    """Code objects of ``func`` and of every function it wraps (functools.wraps chain)."""
-    codes = set()
+def auth_mark(func) -> dict | None:
+    """What ``lms.core.auth.load`` recorded on ``func`` or a function it wraps, if any."""
     while func is not None:
-        code = getattr(func, "__code__", None)
-        if code is not None:
-            codes.add(code)
+        mark = getattr(func, "_lms_auth", None)
+        if mark is not None:
+            return mark
         func = getattr(func, "__wrapped__", None)
-    return codes
+    return None
 
 
 def _view_function(view, method: str):
@@ -106,15 +89,32 @@ def _view_function(view, method: str):
     return view
 
 
+def check_load_placement(func) -> None:
+    """Refuse a view whose ``load`` sits below ``@blp.arguments``: it would authorise after
+    validation, so a 422 would tell any caller that the object exists."""
+    loader = None  # the innermost function carrying the mark: load's own wrapper
+    outer = func
+    while func is not None:
+        if "_lms_auth" in getattr(func, "__dict__", {}):
+            loader = func
+        func = getattr(func, "__wrapped__", None)
+    if loader is None:
+        return
+    declared = getattr(outer, "_apidoc", {}).get("arguments")
+    if declared and not getattr(loader, "_apidoc", {}).get("arguments"):
+        raise TypeError(f"{outer.__qualname__}: put @load above @blp.arguments")
+
+
 def error_statuses(func, method: str, rule) -> set[int]:
     """Error statuses any view of this shape can answer, whatever its body does."""
-    codes = _wrapper_codes(func)
-    login, roles, object_check = _auth_codes()
+    mark = auth_mark(func)
     statuses = {503}
-    if codes & {login, roles, object_check}:
+    if mark is not None:
         statuses.add(401)
-    if codes & {roles, object_check}:
-        statuses.add(403)  # the object check may refuse with 403 or hide with 404
+        if mark["may_forbid"]:
+            statuses.add(403)
+        if mark["resolves"]:
+            statuses.add(404)
     if method in UNSAFE_METHODS:
         # checked before the view for any body sent (lms.core.auth): CSRF, media type,
         # malformed or oversized JSON, a body where the view takes none
@@ -125,8 +125,8 @@ def error_statuses(func, method: str, rule) -> set[int]:
 
 
 def requires_login(func) -> bool:
-    """True when one of lms.core.auth's decorators wraps the view."""
-    return bool(_wrapper_codes(func) & set(_auth_codes()))
+    """True when ``lms.core.auth.load`` guards the view."""
+    return auth_mark(func) is not None
 
 
 class ProblemResponses(BasePlugin):
@@ -144,6 +144,7 @@ class ProblemResponses(BasePlugin):
             if method not in HTTP_METHODS:
                 continue
             func = _view_function(view, method)
+            check_load_placement(func)
             responses = {str(code): value for code, value in operation.get("responses", {}).items()}
             for status in sorted(error_statuses(func, method, rule)):
                 responses.setdefault(str(status), http.HTTPStatus(status).name)

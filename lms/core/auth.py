@@ -8,6 +8,7 @@ browser never attaches them on its own.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import wraps
 
 from flask import Flask, g, request
@@ -44,46 +45,48 @@ def actor():
     return current_user._get_current_object()
 
 
-def login_required(view):
-    """Refuse anonymous callers with 401."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        actor()
-        return view(*args, **kwargs)
-
-    return wrapper
+def may_forbid(resolver):
+    """Mark a resolver of ``load`` that may answer 403 (a caller who may see the object but
+    not act on it); unmarked resolvers only hide objects (404). The OpenAPI document lists
+    403 from it."""
+    resolver._lms_may_forbid = True
+    return resolver
 
 
-def roles_required(*roles: str):
-    """Refuse anonymous callers (401) and callers without one of ``roles`` (403)."""
+def load(*, roles: str | Iterable[str] | None = None, **resolvers):
+    """Authorise a view: the caller must be logged in (else 401), have one of ``roles``
+    when given (else 403), and reach every object its path names.
 
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            if actor().role not in roles:
-                raise Forbidden()
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def authorized_by(check):
-    """Run ``check(user, **path_args)`` before the body is parsed.
-
-    For views whose permission depends on the object in the path (a module the caller must
-    be enrolled in or staff of): placed above ``@blp.arguments``, it answers 404/403 before
-    any 422, so a caller learns nothing from validation about objects they cannot reach.
+    Each keyword names an object injected into the view: ``name=resolver`` reads the path
+    argument ``<name>_id``; ``name=(arg, resolver)`` another one, or a tuple of them. The
+    raw argument leaves the view's kwargs and ``resolver(*values, user)`` takes its place;
+    the resolver (the domain's access rule) raises NotFound or Forbidden. Placed above
+    ``@blp.arguments``, so a caller learns nothing from validation (422) about objects
+    they cannot reach. The mark it leaves (``_lms_auth``) tells lms.core.api which of
+    401/403/404 the view may answer.
     """
+    allowed = frozenset([roles] if isinstance(roles, str) else roles or ())
+    specs = []
+    for name, spec in resolvers.items():
+        args, resolve = spec if isinstance(spec, tuple) else (f"{name}_id", spec)
+        specs.append((name, (args,) if isinstance(args, str) else tuple(args), resolve))
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            check(actor(), **kwargs)
+            user = actor()
+            if allowed and user.role not in allowed:
+                raise Forbidden()
+            for name, params, resolve in specs:
+                kwargs[name] = resolve(*(kwargs.pop(param) for param in params), user)
             return view(*args, **kwargs)
 
+        wrapper._lms_auth = {
+            "roles": allowed,
+            "resolves": bool(specs),
+            "may_forbid": bool(allowed)
+            or any(getattr(resolve, "_lms_may_forbid", False) for _, _, resolve in specs),
+        }
         return wrapper
 
     return decorator

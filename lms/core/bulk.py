@@ -1,7 +1,27 @@
-"""Bulk SQL for imports and issuance: batched lookups and set-based inserts.
+"""Bulk SQL: batches, key lookups, set-based inserts, and the dialect checks they need.
 
-Every helper works on SQLite and PostgreSQL; on PostgreSQL some take a set-based path
-(one array parameter, one ``INSERT ... SELECT``). docs/benchmarks.md has the measurements
+The one place for reading or writing many rows at once. Every helper works on SQLite and
+PostgreSQL; on PostgreSQL some take a set-based path.
+
+- Batches (``chunked``). A statement with one placeholder per key or per row value must
+  stay below the bind-parameter limits (SQLite 32,766, PostgreSQL 65,535). Lookups go
+  ``LOOKUP_BATCH`` keys a statement (``lookup_batches``), writes in batches of their own;
+  the batches are the same on both databases, also where PostgreSQL gets one array
+  parameter, so that the number of statements is predictable (tests pin it).
+- Key lookups. On PostgreSQL the keys go as one array parameter in its text form, not as
+  one placeholder per key: psycopg's conversion of many placeholders costs more than the
+  query itself, and the text form is cheaper to build than psycopg's list dumper.
+  ``among(column, keys)`` is ``column IN (SELECT unnest(:keys))``, the default: the server
+  may hash the keys (a semi-join), which is right whether or not an index serves the
+  column. ``among_indexed(column, ids)`` is ``column = ANY(:ids)``, for a column that an
+  index leads with: each key is then an index range, read in index order (what the
+  progress facts, streamed by enrolment, need); without such an index ``= ANY`` compares
+  every row with every key. Elsewhere both are ``column IN (...)``.
+- Inserts. ``insert_rows`` and ``insert_entities``: one ``INSERT ... SELECT`` from the
+  rows as one JSON parameter on PostgreSQL; ``insert_ignoring``: ``INSERT ... ON CONFLICT
+  DO NOTHING`` for the session's dialect.
+
+docs/benchmarks.md ("Design measurements quoted from the code") has the measurements
 behind each choice.
 """
 
@@ -13,15 +33,17 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Integer, Row, bindparam, cast, column, func, insert, select, text
+from sqlalchemy import Integer, Row, any_, bindparam, cast, column, func, insert, select, text
 from sqlalchemy import Table as SqlTable
 from sqlalchemy import Text as SqlText
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.core.db import db
 
-LOOKUP_BATCH = 500  # keys per IN (...) query: below SQLite's historic 999 parameter limit
+LOOKUP_BATCH = 500  # keys per lookup statement (see the module docstring)
 
 
 def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -31,7 +53,7 @@ def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def postgresql() -> bool:
-    """True when the session's database is PostgreSQL (the set-based paths below)."""
+    """True when the session's database is PostgreSQL (the set-based paths)."""
     return db.session.get_bind().dialect.name == "postgresql"
 
 
@@ -42,21 +64,29 @@ def lookup_batches(keys: Sequence, size: int = LOOKUP_BATCH) -> Iterator[Sequenc
 
 
 def among(column, keys: Sequence):
-    """``column IN keys`` for integer or text keys. On PostgreSQL ``column IN (SELECT
-    unnest(:keys))`` with the array as one parameter in its text form: psycopg converts a
-    statement with 500 placeholders in 10-25 ms, more than the query itself takes, and
-    building the text form is ten times cheaper than psycopg's list dumper. A subquery
-    rather than ``= ANY(:keys)``: where no index serves the column the server hashes the
-    keys (a semi-join), where ``= ANY`` of a parameter compares every row with every key
-    (measured: 30 s for 10,000 keys against 40,000 certificates)."""
+    """``column IN keys`` for integer or text keys; on PostgreSQL ``column IN (SELECT
+    unnest(:keys))`` with the keys as one array parameter (see the module docstring)."""
     if not postgresql():
         return column.in_(keys)
+    return column.in_(select(func.unnest(_array(keys))).scalar_subquery())
+
+
+def among_indexed(column, ids: Sequence):
+    """``column IN ids`` for a ``column`` that an index leads with; on PostgreSQL
+    ``column = ANY(:ids)`` with the ids as one array parameter (see the module docstring:
+    without such an index, use ``among``)."""
+    if not postgresql():
+        return column.in_(ids)
+    return column == any_(_array(ids))
+
+
+def _array(keys: Sequence):
+    """``keys`` as one PostgreSQL array parameter, sent in its text form."""
     if all(isinstance(key, int) for key in keys):
         literal, element = "{" + ",".join(map(str, map(int, keys))) + "}", Integer
     else:
         literal, element = "{" + ",".join(map(_array_text, keys)) + "}", SqlText
-    array = cast(bindparam(None, literal, type_=SqlText), ARRAY(element))
-    return column.in_(select(func.unnest(array)).scalar_subquery())
+    return cast(bindparam(None, literal, type_=SqlText), ARRAY(element))
 
 
 def _array_text(key) -> str:
@@ -74,6 +104,17 @@ def fetch_by(column, keys: Iterable, *, batch_size: int = LOOKUP_BATCH) -> dict:
     return found
 
 
+def insert_ignoring(model, *, index_elements, index_where=None):
+    """``INSERT ... ON CONFLICT (index_elements) [WHERE index_where] DO NOTHING`` into
+    ``model``'s table, for the session's dialect (PostgreSQL or SQLite; both accept a
+    partial unique index as the conflict target). Executed with a list of rows, SQLAlchemy
+    batches it ("insertmanyvalues"): one compiled statement, few round trips."""
+    module = pg_dialect if postgresql() else sqlite_dialect
+    return module.insert(model.__table__).on_conflict_do_nothing(
+        index_elements=index_elements, index_where=index_where
+    )
+
+
 def insert_rows(
     table: SqlTable, rows: list[dict], *, returning: Sequence[str] = (), stmt=None
 ) -> list[Row]:
@@ -82,9 +123,9 @@ def insert_rows(
     use (``insert(table)`` by default; one with ``ON CONFLICT``, say).
 
     On PostgreSQL one statement for all rows: ``INSERT ... SELECT`` from the rows sent as
-    one JSON parameter (``json_to_recordset``), which the server reads several times faster
-    than the same number of pipelined single-row INSERTs, and which hands the new ids back
-    without a second query. Elsewhere an executemany (with RETURNING when asked)."""
+    one JSON parameter (``json_to_recordset``), which the server reads faster than the same
+    number of pipelined single-row INSERTs, and which hands the new ids back without a
+    second query. Elsewhere an executemany (with RETURNING when asked)."""
     if not rows:
         return []
     stmt = insert(table) if stmt is None else stmt
@@ -106,8 +147,8 @@ def insert_entities(
     model, rows: list[dict], *, key: str, stmt=None, not_returned: Sequence[str] = ()
 ) -> list:
     """PostgreSQL only: ``insert_rows`` into ``model``'s table, returning the rows inserted
-    as ``model`` entities, loaded from the statement's RETURNING as from a query (several
-    times cheaper than constructing them). The ``not_returned`` columns (a large JSON
+    as ``model`` entities, loaded from the statement's RETURNING as from a query (cheaper
+    than constructing them). The ``not_returned`` columns (a large JSON
     document, say) are not sent back but set from the row with the same unique ``key``."""
     if not rows:
         return []
@@ -167,8 +208,8 @@ def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a batch builds its many small objects.
 
     Evaluating a batch allocates tens of thousands of tuples that all survive it, which
-    triggers full collections that traverse every object of the process (the app's too):
-    measured, more than half the CPU time of a course-wide evaluation. What a batch builds
+    triggers full collections that traverse every object of the process (the app's too),
+    a large share of a course-wide evaluation's CPU time. What a batch builds
     holds no reference cycles, so reference counting frees it all the same. Only the
     outermost pause re-enables the collector, and only if it was enabled. The switch is
     process-wide: pauses overlapping in other threads only shorten each other.

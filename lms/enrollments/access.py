@@ -1,27 +1,23 @@
-"""Which enrolment lets a user work on a module."""
+"""Who may read or act on an enrolment, and which enrolment lets a user work on a module.
+
+The resolvers here are what views pass to ``lms.core.auth.load``.
+"""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import exists, select
+from sqlalchemy.orm import joinedload
 
 from lms.accounts.models import User
+from lms.catalog import permissions
 from lms.catalog.models import CourseStatus, Module
-from lms.catalog.permissions import can_view_modules
-from lms.core.errors import Conflict, NotFound
+from lms.core.auth import may_forbid
+from lms.core.errors import Forbidden, NotFound
+from lms.enrollments.errors import CourseNotOpen, EnrollmentNotActive
 from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
 from lms.extensions import db
-
-
-class EnrollmentNotActive(Conflict):
-    code = "enrollment-not-active"
-    message_en = "Your enrolment in this course is not active."
-    message_zh = "您在该研修班的报名状态不是进行中。"
-
-
-class CourseNotOpen(Conflict):
-    code = "course-not-open"
-    message_en = "The course is not open for work."
-    message_zh = "该研修班当前不接受学习或提交。"
 
 
 def seat_clause(user: User, course_id, holding: bool):
@@ -36,12 +32,35 @@ def seat_clause(user: User, course_id, holding: bool):
     return exists().where(Enrollment.course_id == course_id, Enrollment.user_id == user.id, status)
 
 
-def visible_module(module_id: int, user: User) -> Module:
-    """The module if ``user`` may read it (staff, or enrolled active/completed); else 404."""
-    module = db.session.get(Module, module_id)
-    if module is None or not can_view_modules(user, module.course):
+class Seat(NamedTuple):
+    """A module and the enrolment through which someone works on it."""
+
+    module: Module
+    enrollment: Enrollment
+
+
+def readable_enrollment(enrollment_id: int, user: User) -> Enrollment:
+    """The enrolment if ``user`` owns it or is staff of its course; otherwise 404."""
+    enrollment = db.session.scalar(
+        select(Enrollment)
+        .where(Enrollment.id == enrollment_id)
+        .options(joinedload(Enrollment.course), joinedload(Enrollment.user))
+    )
+    if enrollment is None:
         raise NotFound()
-    return module
+    if enrollment.user_id != user.id and not permissions.is_course_staff(user, enrollment.course):
+        raise NotFound()
+    return enrollment
+
+
+@may_forbid
+def withdrawable_enrollment(enrollment_id: int, user: User) -> Enrollment:
+    """A readable enrolment that ``user`` may withdraw: their own, or any for an admin
+    (403 for the course's instructors)."""
+    enrollment = readable_enrollment(enrollment_id, user)
+    if enrollment.user_id != user.id and not permissions.is_admin(user):
+        raise Forbidden("Instructors cannot withdraw teachers.", "导师不能为学员办理退出。")
+    return enrollment
 
 
 def learner_enrollment(module: Module, user: User) -> Enrollment:
@@ -65,3 +84,10 @@ def learner_enrollment(module: Module, user: User) -> Enrollment:
     if module.course.status != CourseStatus.PUBLISHED:
         raise CourseNotOpen()
     return enrollment
+
+
+def learner_seat(module_id: int, user: User) -> Seat:
+    """The module and the active enrolment through which ``user`` works on it (404/409 as
+    ``learner_enrollment``)."""
+    module = permissions.visible_module(module_id, user)
+    return Seat(module, learner_enrollment(module, user))

@@ -35,8 +35,8 @@ from lms.catalog.models import Course, CourseStatus
 from lms.core import bulk, tabular
 from lms.core.bulk import gc_paused
 from lms.core.db import utcnow
+from lms.enrollments.errors import AlreadyEnrolled, CourseFull, EnrollmentClosed
 from lms.enrollments.models import Enrollment, EnrollmentStatus
-from lms.enrollments.services import AlreadyEnrolled, CourseFull, EnrollmentClosed
 from lms.extensions import db
 from lms.jobs.progress import Progress, report
 

@@ -9,40 +9,20 @@ from __future__ import annotations
 
 from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager
 
 from lms.accounts.models import Role, User
 from lms.audit import services as audit
 from lms.catalog import permissions
 from lms.catalog.models import Course, CourseStatus
 from lms.core.db import utcnow
-from lms.core.errors import Conflict, Forbidden, Invalid, NotFound
+from lms.core.errors import Forbidden, Invalid
+from lms.enrollments.errors import AlreadyEnrolled, CourseFull, EnrollmentClosed, NotWithdrawable
 from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
 from lms.extensions import db
 
 ACTIVE, WAITLISTED = EnrollmentStatus.ACTIVE.value, EnrollmentStatus.WAITLISTED.value
 WITHDRAWN, COMPLETED = EnrollmentStatus.WITHDRAWN.value, EnrollmentStatus.COMPLETED.value
-
-
-class AlreadyEnrolled(Conflict):
-    code = "already-enrolled"
-    message_en, message_zh = "Already enrolled in this course.", "已报名该研修班。"
-
-
-class CourseFull(Conflict):
-    code = "course-full"
-    message_en, message_zh = "The course is full.", "该研修班名额已满。"
-
-
-class EnrollmentClosed(Conflict):
-    code = "enrollment-closed"
-    message_en, message_zh = "Enrolment is not open for this course.", "该研修班当前不接受报名。"
-
-
-class NotWithdrawable(Conflict):
-    code = "not-withdrawable"
-    message_en = "Only active or waitlisted enrolments can be withdrawn."
-    message_zh = "只能退出进行中或候补中的报名。"
 
 
 # --- seats ---------------------------------------------------------------------------------
@@ -117,6 +97,18 @@ def enroll(course: Course, user: User, *, source: str, actor: User) -> Enrollmen
         raise AlreadyEnrolled() from exc
     _record_created(enrollment, source, actor)
     return enrollment
+
+
+def enroll_requested(course: Course, user_id: int | None, *, actor: User) -> Enrollment:
+    """Enrol the caller (no ``user_id``), or the user ``user_id``: admins only (403)."""
+    if user_id is None:
+        return enroll(course, actor, source="self", actor=actor)
+    if not permissions.is_admin(actor):
+        raise Forbidden("Only admins enrol other users.", "只有教务可以为他人报名。")
+    target = db.session.get(User, user_id)
+    if target is None:
+        raise Invalid({"user_id": ["No such user. 用户不存在。"]})
+    return enroll(course, target, source="admin", actor=actor)
 
 
 def _record_created(enrollment: Enrollment, source: str, actor: User | None) -> None:
@@ -238,20 +230,6 @@ def promote_waitlist(course_id: int, *, actor: User | None) -> list[Enrollment]:
 # --- reading -------------------------------------------------------------------------------
 
 
-def get_enrollment(enrollment_id: int, user: User) -> Enrollment:
-    """The enrolment if ``user`` owns it or is staff of its course; otherwise 404."""
-    enrollment = db.session.scalar(
-        select(Enrollment)
-        .where(Enrollment.id == enrollment_id)
-        .options(joinedload(Enrollment.course), joinedload(Enrollment.user))
-    )
-    if enrollment is None:
-        raise NotFound()
-    if enrollment.user_id != user.id and not permissions.is_course_staff(user, enrollment.course):
-        raise NotFound()
-    return enrollment
-
-
 def roster_query(course: Course, *, status: str | None = None, q: str | None = None):
     """A course's enrolments with their users, in queue order.
 
@@ -305,7 +283,7 @@ def my_enrollments_query(user: User, *, status: str | None = None):
     # A roster prepared in a draft course stays invisible until the course is published.
     # 'draft' is rendered into the SQL, not bound: with a parameter, PostgreSQL's generic
     # plan for the prepared statement (psycopg prepares after five runs) guesses that
-    # "status <> $2" keeps one course and walks all 1k courses (8 ms instead of 0.2 ms).
+    # "status <> $2" keeps one course and walks every course probing enrolments.
     not_draft = Course.status != literal(CourseStatus.DRAFT.value, literal_execute=True)
     stmt = (
         select(Enrollment)

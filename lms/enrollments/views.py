@@ -6,12 +6,11 @@ from flask_smorest import Blueprint
 
 from lms.accounts.models import Role
 from lms.accounts.schemas import ImportFile, ImportForm, ImportReport, ImportUpload
-from lms.catalog import permissions
-from lms.catalog.services import get_course, visible_course
-from lms.core.auth import accepts, actor, login_required, roles_required
-from lms.core.errors import Forbidden
+from lms.catalog.permissions import staff_course, visible_course
+from lms.catalog.services import get_course
+from lms.core.auth import accepts, actor, load
 from lms.core.pagination import paginate
-from lms.enrollments import imports, services
+from lms.enrollments import access, imports, services
 from lms.enrollments.schemas import (
     EnrollmentCreate,
     EnrollmentOut,
@@ -20,7 +19,6 @@ from lms.enrollments.schemas import (
     RosterArgs,
     RosterEntryOut,
 )
-from lms.extensions import db
 
 blp = Blueprint(
     "enrollments",
@@ -31,31 +29,20 @@ blp = Blueprint(
 
 
 @blp.route("/courses/<int:course_id>/enrollments", methods=["POST"])
-@login_required
+@load(course=visible_course)
 @blp.arguments(EnrollmentCreate)
 @blp.response(201, EnrollmentOut)
 @blp.alt_response(409, description="Already enrolled, course full, or enrolment closed.")
-def enroll(data, course_id):
+def enroll(data, course):
     """Enrol yourself (teachers), or enrol ``user_id`` (admins). Answers with status active
     or waitlisted."""
-    user = actor()
-    if "user_id" in data:
-        if not permissions.is_admin(user):
-            raise Forbidden("Only admins enrol other users.", "只有教务可以为他人报名。")
-        course = get_course(course_id)
-        target = db.session.get(services.User, data["user_id"])
-        if target is None:
-            raise services.Invalid({"user_id": ["No such user. 用户不存在。"]})
-        enrollment = services.enroll(course, target, source="admin", actor=user)
-    else:
-        course = visible_course(course_id, user)
-        enrollment = services.enroll(course, user, source="self", actor=user)
+    enrollment = services.enroll_requested(course, data.get("user_id"), actor=actor())
     enrollment.waitlist_position = services.waitlist_position(enrollment)
     return enrollment
 
 
 @blp.route("/courses/<int:course_id>/enrollments", methods=["GET"])
-@login_required
+@load(course=staff_course)
 @blp.arguments(RosterArgs, location="query")
 @blp.response(
     200,
@@ -69,12 +56,9 @@ def enroll(data, course_id):
 )
 @blp.alt_response(403, description="Not the course's staff.")
 @blp.paginate()
-def roster(args, course_id, pagination_parameters):
+def roster(args, course, pagination_parameters):
     """The roster (admins and the course's instructors). ``X-Roster-Counts`` gives the
     number of enrolments per status."""
-    course = visible_course(course_id, actor())
-    if not permissions.is_course_staff(actor(), course):
-        raise Forbidden()
     counts = services.roster_counts(course)
     items = paginate(
         services.roster_query(course, **args),
@@ -85,7 +69,7 @@ def roster(args, course_id, pagination_parameters):
 
 
 @blp.route("/courses/<int:course_id>/enrollments/import", methods=["POST"])
-@roles_required(Role.ADMIN)
+@load(roles=Role.ADMIN)
 @accepts("multipart/form-data")
 @blp.arguments(ImportFile, location="files")
 @blp.arguments(ImportForm, location="form", content_type="multipart/form-data")
@@ -101,30 +85,25 @@ def import_roster(files, form, course_id):
 
 
 @blp.route("/enrollments/<int:enrollment_id>")
-@login_required
+@load(enrollment=access.readable_enrollment)
 @blp.response(200, EnrollmentOut)
-def get_enrollment(enrollment_id):
+def get_enrollment(enrollment):
     """One enrolment (its teacher, or the course staff)."""
-    enrollment = services.get_enrollment(enrollment_id, actor())
     enrollment.waitlist_position = services.waitlist_position(enrollment)
     return enrollment
 
 
 @blp.route("/enrollments/<int:enrollment_id>/withdraw", methods=["POST"])
-@login_required
+@load(enrollment=access.withdrawable_enrollment)
 @blp.response(200, EnrollmentOut)
 @blp.alt_response(409, description="``not-withdrawable``: neither active nor waitlisted.")
-def withdraw(enrollment_id):
+def withdraw(enrollment):
     """Withdraw (the teacher themself, or an admin). A freed seat goes to the waitlist."""
-    user = actor()
-    enrollment = services.get_enrollment(enrollment_id, user)
-    if enrollment.user_id != user.id and not permissions.is_admin(user):
-        raise Forbidden("Instructors cannot withdraw teachers.", "导师不能为学员办理退出。")
-    return services.withdraw(enrollment, actor=user)
+    return services.withdraw(enrollment, actor=actor())
 
 
 @blp.route("/me/enrollments")
-@login_required
+@load()
 @blp.arguments(MyEnrollmentArgs, location="query")
 @blp.response(200, MyEnrollmentOut(many=True))
 @blp.paginate()

@@ -33,6 +33,7 @@ from typing import BinaryIO
 from flask import after_this_request, current_app, has_request_context
 from sqlalchemy import or_, select, update
 
+from lms.core import bulk
 from lms.core.db import utcnow
 from lms.core.errors import DomainError, NotFound
 from lms.core.storage import delete_unless_committed, get_storage
@@ -169,7 +170,7 @@ def execute(job_id: int, *, claimed: bool = False, separate_progress: bool | Non
         return False
     job = db.session.get(Job, job_id)
     if separate_progress is None:
-        separate_progress = db.session.get_bind().dialect.name == "postgresql"
+        separate_progress = bulk.postgresql()
     progress = ProgressWriter(job_id, separate=separate_progress)
     try:
         outcome = HANDLERS[job.kind](job, progress)

@@ -6,7 +6,7 @@ from flask import jsonify, send_file
 from flask_smorest import Blueprint
 
 from lms.core.api import BINARY
-from lms.core.auth import actor, login_required
+from lms.core.auth import load
 from lms.core.downloads import as_download
 from lms.core.storage import get_storage
 from lms.jobs import services
@@ -41,14 +41,13 @@ def accepted(job: Job):
 
 
 @blp.route("/jobs/<int:job_id>")
-@login_required
+@load(job=services.visible_job)
 @blp.response(200, JobOut)
-def get_job(job_id):
+def get_job(job):
     """A job's status and progress (the user who started it, or an admin; 404 for anyone
     else). While it is queued or running the answer carries ``Retry-After``; once it has
     succeeded, ``result`` (and ``result_url`` for a file) say what it produced; a failed
     job has ``error`` (problem+json), also when its process died (``job-stale``)."""
-    job = services.visible_job(job_id, actor())
     headers = {}
     if job.status in (services.QUEUED, services.RUNNING):
         headers["Retry-After"] = str(POLL_SECONDS)
@@ -56,14 +55,13 @@ def get_job(job_id):
 
 
 @blp.route("/jobs/<int:job_id>/result")
-@login_required
+@load(job=services.visible_job)
 @blp.response(
     200, BINARY, content_type="*/*", description="The job's file (application/zip for a ZIP)."
 )
 @blp.alt_response(409, description="The job has not succeeded (yet).")
-def get_job_result(job_id):
+def get_job_result(job):
     """The file a succeeded job produced (a certificates ZIP), as an attachment."""
-    job = services.visible_job(job_id, actor())
     key, filename = services.result_file(job)
     response = send_file(
         get_storage().open(key),

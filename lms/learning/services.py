@@ -27,15 +27,19 @@ from lms.accounts.models import User
 from lms.audit import services as audit
 from lms.catalog import permissions
 from lms.catalog.models import CourseStatus, Module, ModuleKind, Quiz
-from lms.core.errors import Conflict, Forbidden, Invalid, NotFound
-from lms.enrollments.access import (
-    CourseNotOpen,
-    EnrollmentNotActive,
-    learner_enrollment,
-    visible_module,
-)
+from lms.core.auth import may_forbid
+from lms.core.errors import Forbidden, Invalid, NotFound
+from lms.enrollments.access import Seat, learner_enrollment, readable_enrollment
+from lms.enrollments.errors import CourseNotOpen, EnrollmentNotActive, NoAttemptsLeft
 from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
 from lms.extensions import db
+from lms.learning.errors import (
+    QUIZ_ATTEMPTS_USED,
+    AttemptConflict,
+    NoQuiz,
+    NotATheoryModule,
+    QuizRequired,
+)
 from lms.learning.models import ModuleCompletion, QuizAttempt
 
 HOW_MANUAL, HOW_QUIZ, HOW_INSTRUCTOR = "manual", "quiz", "instructor"
@@ -44,60 +48,31 @@ HOW_MANUAL, HOW_QUIZ, HOW_INSTRUCTOR = "manual", "quiz", "instructor"
 STAFF_MARKABLE = (CourseStatus.PUBLISHED, CourseStatus.CLOSED)
 
 
-class NotATheoryModule(Conflict):
-    code = "not-a-theory-module"
-    message_en = "Only theory modules are completed this way; practical work is submitted."
-    message_zh = "只有理论模块可以这样完成；实训模块需提交作业。"
-
-
-class QuizRequired(Conflict):
-    code = "quiz-required"
-    message_en = "This module has a quiz: pass it to complete the module."
-    message_zh = "该模块设有测验，通过测验即完成该模块。"
-
-
-class NoQuiz(Conflict):
-    code = "no-quiz"
-    message_en = "This module has no quiz; mark it complete instead."
-    message_zh = "该模块没有测验，请直接标记完成。"
-
-
-class NoAttemptsLeft(Conflict):
-    code = "no-attempts-left"
-    message_en = "You have used every attempt of this quiz."
-    message_zh = "该测验的作答次数已用完。"
-
-
-class AttemptConflict(Conflict):
-    code = "attempt-conflict"
-    message_en = "Another attempt was submitted at the same time; try again."
-    message_zh = "另一份作答正在同时提交，请重试。"
-
-
 # --- who may act -----------------------------------------------------------------------------
 
 
-def learner_for(module_id: int, user: User) -> tuple[Module, Enrollment]:
+@may_forbid
+def learner_for(module_id: int, user: User) -> Seat:
     """The module and the active enrolment through which ``user`` works on it.
 
     404 when the module is not visible to the user (not enrolled, waitlisted, withdrawn);
     403 for the course staff, who do not take courses; 409 from ``learner_enrollment`` when
     the enrolment is completed or the course is not open.
     """
-    module = visible_module(module_id, user)
+    module = permissions.visible_module(module_id, user)
     if permissions.is_course_staff(user, module.course):
         raise Forbidden(
             "Course staff do not take modules; mark completions for a teacher "
             "through the enrolment instead.",
             "研修班管理人员不参加学习；请通过学员的报名记录为其标记完成。",
         )
-    return module, learner_enrollment(module, user)
+    return Seat(module, learner_enrollment(module, user))
 
 
-def reader_enrollment(module_id: int, user: User) -> tuple[Module, Enrollment]:
+def reader_enrollment(module_id: int, user: User) -> Seat:
     """The module and the caller's own enrolment (active or completed) to read their own
     attempts; 404 otherwise, course staff included (they read progress instead)."""
-    module = visible_module(module_id, user)
+    module = permissions.visible_module(module_id, user)
     enrollment = db.session.scalar(
         select(Enrollment).where(
             Enrollment.course_id == module.course_id,
@@ -107,12 +82,15 @@ def reader_enrollment(module_id: int, user: User) -> tuple[Module, Enrollment]:
     )
     if enrollment is None:
         raise NotFound()
-    return module, enrollment
+    return Seat(module, enrollment)
 
 
-def staff_target(enrollment: Enrollment, module_id: int, user: User) -> Module:
-    """The module of ``enrollment``'s course that staff ``user`` marks; the enrolment was
-    read with ``get_enrollment`` (404 unless owner or staff). Its owner gets 403."""
+@may_forbid
+def staff_target(enrollment_id: int, module_id: int, user: User) -> Seat:
+    """The enrolment and the module of its course that staff ``user`` marks: 404 unless
+    the enrolment is readable (``readable_enrollment``: owner or staff) and the module is
+    of its course; its owner gets 403."""
+    enrollment = readable_enrollment(enrollment_id, user)
     if not permissions.is_course_staff(user, enrollment.course):
         raise Forbidden(
             "Only course staff mark modules complete for a teacher.",
@@ -121,7 +99,7 @@ def staff_target(enrollment: Enrollment, module_id: int, user: User) -> Module:
     module = db.session.get(Module, module_id)
     if module is None or module.course_id != enrollment.course_id:
         raise NotFound()
-    return module
+    return Seat(module, enrollment)
 
 
 # --- completion ------------------------------------------------------------------------------
@@ -307,7 +285,7 @@ def _insert_attempt(
     """Take the next attempt number; None when a concurrent request took it first."""
     used = _attempt_count(enrollment, module)
     if quiz.max_attempts is not None and used >= quiz.max_attempts:
-        raise NoAttemptsLeft()
+        raise NoAttemptsLeft(*QUIZ_ATTEMPTS_USED)
     attempt = QuizAttempt(
         enrollment_id=enrollment.id, module_id=module.id, attempt_no=used + 1, **scored
     )

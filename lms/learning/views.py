@@ -2,9 +2,8 @@
 
 from flask_smorest import Blueprint
 
-from lms.core.auth import actor, authorized_by, login_required
+from lms.core.auth import actor, load
 from lms.core.pagination import paginate
-from lms.enrollments.services import get_enrollment
 from lms.learning import services
 from lms.learning.schemas import (
     CompletionOut,
@@ -27,7 +26,7 @@ def _created_or_existing(completed: services.Completed):
 
 
 @blp.route("/modules/<int:module_id>/completion", methods=["POST"])
-@login_required
+@load(seat=("module_id", services.learner_for))
 @blp.response(201, CompletionOut)
 @blp.alt_response(
     200,
@@ -39,19 +38,18 @@ def _created_or_existing(completed: services.Completed):
     description="``quiz-required``, ``not-a-theory-module``, ``enrollment-not-active`` or "
     "``course-not-open``.",
 )
-def complete_module(module_id):
+def complete_module(seat):
     """Mark a theory module without a quiz complete (your active enrolment).
 
     409 ``quiz-required`` when the module has a quiz (pass it instead),
     ``not-a-theory-module`` for practical modules, ``enrollment-not-active`` for a completed
     enrolment and ``course-not-open`` when the course is closed.
     """
-    module, enrollment = services.learner_for(module_id, actor())
-    return _created_or_existing(services.complete_module(module, enrollment))
+    return _created_or_existing(services.complete_module(seat.module, seat.enrollment))
 
 
 @blp.route("/enrollments/<int:enrollment_id>/modules/<int:module_id>/completion", methods=["POST"])
-@login_required
+@load(seat=(("enrollment_id", "module_id"), services.staff_target))
 @blp.response(201, CompletionOut)
 @blp.alt_response(
     200, schema=CompletionOut, description="Already completed: the existing completion, unchanged."
@@ -59,21 +57,18 @@ def complete_module(module_id):
 @blp.alt_response(
     409, description="``not-a-theory-module``, ``enrollment-not-active`` or ``course-not-open``."
 )
-def mark_completion(enrollment_id, module_id):
+def mark_completion(seat):
     """Course staff mark a theory module complete for a teacher (audited).
 
     Works on modules with a quiz too (an override for work done outside the system).
     The teacher of the enrolment gets 403; anyone else who may not see it, 404.
     """
-    user = actor()
-    enrollment = get_enrollment(enrollment_id, user)
-    module = services.staff_target(enrollment, module_id, user)
-    return _created_or_existing(services.mark_completed_by_staff(enrollment, module, actor=user))
+    completed = services.mark_completed_by_staff(seat.enrollment, seat.module, actor=actor())
+    return _created_or_existing(completed)
 
 
 @blp.route("/modules/<int:module_id>/quiz-attempts", methods=["POST"])
-@login_required
-@authorized_by(lambda user, module_id: services.learner_for(module_id, user))
+@load(seat=("module_id", services.learner_for))
 @blp.arguments(QuizAttemptIn)
 @blp.response(201, QuizAttemptResultOut)
 @blp.alt_response(
@@ -81,22 +76,20 @@ def mark_completion(enrollment_id, module_id):
     description="``no-quiz``, ``no-attempts-left``, ``enrollment-not-active``, "
     "``course-not-open``, or an attempt submitted concurrently.",
 )
-def submit_quiz_attempt(data, module_id):
+def submit_quiz_attempt(data, seat):
     """Answer the module's quiz; scored on the server. The best attempt counts.
 
     A question scores when the chosen set equals the correct one exactly. Passing completes
     the module; further attempts are allowed while attempts remain and never undo it.
     The correct answers are never returned. 409 ``no-attempts-left`` beyond the limit.
     """
-    module, enrollment = services.learner_for(module_id, actor())
-    return services.submit_attempt(module, enrollment, data["answers"])
+    return services.submit_attempt(seat.module, seat.enrollment, data["answers"])
 
 
 @blp.route("/modules/<int:module_id>/quiz-attempts", methods=["GET"])
-@login_required
+@load(seat=("module_id", services.reader_enrollment))
 @blp.response(200, QuizAttemptOut(many=True))
 @blp.paginate()
-def list_quiz_attempts(module_id, pagination_parameters):
+def list_quiz_attempts(seat, pagination_parameters):
     """Your own attempts at the module's quiz, oldest first (course staff: see progress)."""
-    module, enrollment = services.reader_enrollment(module_id, actor())
-    return paginate(services.attempts_query(module, enrollment), pagination_parameters)
+    return paginate(services.attempts_query(seat.module, seat.enrollment), pagination_parameters)

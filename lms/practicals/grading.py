@@ -1,5 +1,5 @@
-"""Rubric grading: who may grade, scores, feedback, regrades with optimistic locking,
-the grading queue and manual grade release.
+"""Rubric grading: scores, feedback, regrades with optimistic locking and manual grade
+release (who may grade: lms.practicals.access; the grading queue: lms.practicals.queue).
 
 Services flush but never commit; the request boundary commits once.
 
@@ -26,117 +26,33 @@ from werkzeug.http import parse_etags
 from lms.accounts.models import User
 from lms.audit import services as audit
 from lms.audit.services import PendingEvent
-from lms.catalog.models import Course, Module, ModuleKind
-from lms.catalog.permissions import can_view_course, is_course_staff
+from lms.catalog.models import Module, ModuleKind
 from lms.core.db import utcnow
 from lms.core.errors import (
-    Conflict,
-    Forbidden,
     Invalid,
-    NotFound,
     PreconditionFailed,
     PreconditionRequired,
 )
-from lms.enrollments.models import Enrollment
+from lms.enrollments.errors import NoAttemptsLeft
 from lms.extensions import db
+from lms.practicals.errors import (
+    GRADE_IS_FINAL,
+    ONLY_PRACTICALS_HAVE_GRADES,
+    CourseArchived,
+    GradeExists,
+    NotAPracticalModule,
+    NotGraded,
+    NotLatestAttempt,
+    ReleaseNotNeeded,
+)
 from lms.practicals.models import (
     Grade,
     GradeRelease,
     GradeRevision,
     Submission,
-    SubmissionFile,
 )
 
 SUBMISSION_STATUSES = ("submitted", "returned", "graded")
-
-
-class NoAttemptsLeft(Conflict):
-    code = "no-attempts-left"
-    message_en = "The teacher has used every attempt; this grade is final."
-    message_zh = "该学员的提交次数已用完，成绩为最终成绩，不能退回修改。"
-
-
-class NotLatestAttempt(Conflict):
-    code = "not-latest-attempt"
-    message_en = "Only the latest attempt can be returned for revision."
-    message_zh = "只有最新一次提交可以退回修改。"
-
-
-class GradeExists(Conflict):
-    code = "grade-exists"
-    message_en = "Someone graded this submission meanwhile; reload it and regrade with If-Match."
-    message_zh = "该提交刚被他人评分，请刷新后携带 If-Match 重新评分。"
-
-
-class ReleaseNotNeeded(Conflict):
-    code = "release-not-needed"
-    message_en = "This course releases grades immediately; there is nothing to release."
-    message_zh = "该研修班的成绩即时发布，无需手动发布。"
-
-
-class NotPractical(Conflict):
-    code = "not-a-practical-module"
-    message_en = "Only practical modules have grades."
-    message_zh = "只有实训模块有成绩。"
-
-
-class CourseArchived(Conflict):
-    code = "course-archived"
-    message_en = "The course is archived; its grades can no longer change."
-    message_zh = "该研修班已归档，成绩不能再修改。"
-
-
-class NotGraded(NotFound):
-    code = "not-graded"
-    message_en, message_zh = "This submission has no grade yet.", "该提交尚未评分。"
-
-
-# --- permissions -----------------------------------------------------------------------------
-
-
-def can_grade(user: User, course: Course) -> bool:
-    """Admins grade every course; instructors only the courses they are assigned to."""
-    return is_course_staff(user, course)
-
-
-def staff_course(course_id: int, user: User) -> Course:
-    """The course if ``user`` is its staff. 404 when they cannot see the course (another
-    instructor's course, a teacher and a draft), 403 when they can but are not staff."""
-    course = db.session.get(Course, course_id)
-    if course is None:
-        raise NotFound()
-    if can_grade(user, course):
-        return course
-    if can_view_course(user, course):
-        raise Forbidden()
-    raise NotFound()
-
-
-def staff_module(module_id: int, user: User) -> Module:
-    """The module if ``user`` is staff of its course (404/403 as ``staff_course``)."""
-    module = db.session.get(Module, module_id)
-    if module is None:
-        raise NotFound()
-    staff_course(module.course_id, user)
-    return module
-
-
-def gradable_submission(submission_id: int, user: User) -> Submission:
-    """The submission if ``user`` may grade it. Its owner gets 403; anyone else who is not
-    staff gets 404, so that another teacher's work is never revealed."""
-    submission = db.session.get(Submission, submission_id)
-    if submission is None:
-        raise NotFound()
-    if can_grade(user, db.session.get(Course, submission.course_id)):
-        return submission
-    owns = db.session.scalar(
-        select(
-            exists().where(Enrollment.id == submission.enrollment_id, Enrollment.user_id == user.id)
-        )
-    )
-    if owns:
-        raise Forbidden("Teachers cannot grade.", "学员不能评分。")
-    raise NotFound()
 
 
 # --- feedback --------------------------------------------------------------------------------
@@ -318,7 +234,7 @@ def check_can_return(submission: Submission, module: Module) -> None:
     """Returning for revision gives the teacher another attempt: only the latest attempt
     can be returned, and not once the module's attempts are used up (409)."""
     if module.max_attempts is not None and submission.attempt_no >= module.max_attempts:
-        raise NoAttemptsLeft()
+        raise NoAttemptsLeft(*GRADE_IS_FINAL)
     newer = db.session.scalar(
         select(
             exists().where(
@@ -430,7 +346,7 @@ def release_grades(module: Module, *, actor: User) -> dict:
     a second call, or a concurrent one, reports the first release.
     """
     if module.kind != ModuleKind.PRACTICAL:
-        raise NotPractical()
+        raise NotAPracticalModule(*ONLY_PRACTICALS_HAVE_GRADES)
     if module.course.grade_release != "manual":
         raise ReleaseNotNeeded()
     release = db.session.get(GradeRelease, module.id)
@@ -469,87 +385,3 @@ def _grade_count(module: Module) -> int:
         .join(Submission, Submission.id == Grade.submission_id)
         .where(Submission.module_id == module.id)
     )
-
-
-# --- queue -----------------------------------------------------------------------------------
-
-
-def _queue_rows(columns, course: Course, *, status=None, module_id=None, late=None, user_id=None):
-    """``columns`` of the course's submissions matching the queue's filters (no joins but
-    the enrolment, and that only for ``user_id``)."""
-    stmt = select(*columns).where(Submission.course_id == course.id)
-    if status is not None:
-        stmt = stmt.where(Submission.status == status)
-    if module_id is not None:
-        stmt = stmt.where(Submission.module_id == module_id)
-    if late is not None:
-        stmt = stmt.where(Submission.late == late)
-    if user_id is not None:
-        stmt = stmt.join(Enrollment, Enrollment.id == Submission.enrollment_id).where(
-            Enrollment.user_id == user_id
-        )
-    return stmt
-
-
-def queue_page(course: Course, limit: int, offset: int, **filters):
-    """One page of the grading queue of a course, oldest first: one row per submission with
-    who, which module, the number of files and the grade (or None). One statement.
-
-    The page's submission ids are chosen first, in a subquery on ``submissions`` alone (an
-    index scan of ``ix_submissions_queue``), and only those rows are joined. Besides doing
-    the joins for the page only, this keeps the plan the same for a course of 10 or 10k
-    submissions, so PostgreSQL reuses one plan for the prepared statement; with the joins
-    outside a LIMITed subquery it replanned (0.7 ms) on every request for a large course.
-    """
-    page = (
-        _queue_rows([Submission.id], course, **filters)
-        .order_by(Submission.submitted_at, Submission.id)
-        .limit(limit)
-        .offset(offset)
-        .subquery()
-    )
-    file_count = (
-        select(func.count(SubmissionFile.id))
-        .where(SubmissionFile.submission_id == Submission.id)
-        .correlate(Submission)
-        .scalar_subquery()
-    )
-    return (
-        select(
-            Submission,
-            User.id.label("user_id"),
-            User.full_name,
-            User.institution,
-            Module.title.label("module_title"),
-            file_count.label("file_count"),
-            Grade,
-        )
-        .join(page, page.c.id == Submission.id)
-        .join(Enrollment, Enrollment.id == Submission.enrollment_id)
-        .join(User, User.id == Enrollment.user_id)
-        .join(Module, Module.id == Submission.module_id)
-        .outerjoin(Grade, Grade.submission_id == Submission.id)
-        .order_by(Submission.submitted_at, Submission.id)
-    )
-
-
-def queue_count(course: Course, **filters):
-    """A statement counting the grading queue's rows with the same filters: an index-only
-    scan of ``ix_submissions_queue``, without the joins that never drop a submission."""
-    return _queue_rows([func.count(Submission.id)], course, **filters)
-
-
-def queue_item(row) -> dict:
-    """One queue row as the dict the output schema reads."""
-    submission, grade = row.Submission, row.Grade
-    return {
-        "id": submission.id,
-        "attempt_no": submission.attempt_no,
-        "submitted_at": submission.submitted_at,
-        "late": submission.late,
-        "status": submission.status,
-        "file_count": row.file_count,
-        "user": {"id": row.user_id, "full_name": row.full_name, "institution": row.institution},
-        "module": {"id": submission.module_id, "title": row.module_title},
-        "grade": grade,
-    }

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from functools import partial, wraps
+from functools import partial
 
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from lms.core.auth import actor, login_required
+from lms.catalog.permissions import staff_course, staff_module
+from lms.core.auth import actor, load
 from lms.core.pagination import paginate
-from lms.practicals import grading
+from lms.practicals import grading, queue
+from lms.practicals.access import gradable_submission
 from lms.practicals.grading_schemas import (
     GradeIn,
     GradeOut,
@@ -46,34 +48,11 @@ IF_MATCH_PARAMETER = {
 }
 
 
-def _resolved(param: str, name: str, resolve):
-    """Replace the URL parameter ``param`` by ``resolve(value, actor)`` passed as ``name``.
-
-    Placed above ``@blp.arguments``, so that a caller who may not act on the object gets
-    404/403 before any validation of what they sent.
-    """
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            kwargs[name] = resolve(kwargs.pop(param), actor())
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-with_course = _resolved("course_id", "course", grading.staff_course)
-with_module = _resolved("module_id", "module", grading.staff_module)
-with_submission = _resolved("submission_id", "submission", grading.gradable_submission)
-
 STAFF_ONLY = "Not the course's staff (the teacher who owns the work included)."
 
 
 @blp.route("/courses/<int:course_id>/submissions")
-@login_required
-@with_course
+@load(course=staff_course)
 @blp.arguments(QueueArgs, location="query")
 @blp.response(200, QueueItemOut(many=True))
 @blp.alt_response(403, description=STAFF_ONLY)
@@ -82,18 +61,17 @@ def grading_queue(args, course, pagination_parameters):
     """The course's submissions, oldest first (course staff). Filters: ``status``,
     ``module_id``, ``late``, ``user_id``."""
     rows = paginate(
-        partial(grading.queue_page, course, **args),
+        partial(queue.page, course, **args),
         pagination_parameters,
         scalars=False,
-        count=grading.queue_count(course, **args),
+        count=queue.count(course, **args),
     )
-    return [grading.queue_item(row) for row in rows]
+    return [queue.item(row) for row in rows]
 
 
 @blp.route("/submissions/<int:submission_id>/grade")
 class SubmissionGrade(MethodView):
-    @login_required
-    @with_submission
+    @load(submission=gradable_submission)
     @blp.response(200, GradeOut, headers=ETAG_HEADER)
     @blp.alt_response(403, description=STAFF_ONLY)
     def get(self, submission):
@@ -101,8 +79,7 @@ class SubmissionGrade(MethodView):
         grade = grading.grade_of(submission)
         return grade, {"ETag": grading.etag(grade)}
 
-    @login_required
-    @with_submission
+    @load(submission=gradable_submission)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
     @blp.arguments(GradeIn)
     @blp.response(200, GradeOut, headers=ETAG_HEADER)
@@ -123,8 +100,7 @@ class SubmissionGrade(MethodView):
 
 
 @blp.route("/submissions/<int:submission_id>/grade/history")
-@login_required
-@with_submission
+@load(submission=gradable_submission)
 @blp.response(200, GradeRevisionOut(many=True))
 @blp.alt_response(403, description=STAFF_ONLY)
 @blp.paginate()
@@ -135,8 +111,7 @@ def grade_history(submission, pagination_parameters):
 
 
 @blp.route("/modules/<int:module_id>/release-grades", methods=["POST"])
-@login_required
-@with_module
+@load(module=staff_module)
 @blp.response(200, ReleaseOut)
 @blp.alt_response(
     409, description="The course releases grades immediately, or the module is not practical."

@@ -35,68 +35,30 @@ from werkzeug.datastructures import FileStorage
 
 from lms.accounts.models import User
 from lms.audit import services as audit
-from lms.catalog import permissions
-from lms.catalog.models import Course, Module, ModuleKind
+from lms.catalog.models import Module, ModuleKind
 from lms.core import downloads
 from lms.core.db import utcnow
-from lms.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from lms.core.errors import Invalid
 from lms.core.storage import Storage, delete_unless_committed, get_storage
-from lms.enrollments.access import learner_enrollment, visible_module
+from lms.enrollments.errors import NoAttemptsLeft
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.extensions import db
 from lms.practicals import files as checks
+from lms.practicals.errors import (
+    PRACTICAL_ATTEMPTS_USED,
+    AlreadyPassed,
+    AwaitingGrade,
+    ConcurrentSubmission,
+    FileTooLarge,
+    NotAPracticalModule,
+    NotReopened,
+    SubmissionClosed,
+)
 from lms.practicals.models import Extension, Grade, Submission, SubmissionFile
 from lms.practicals.rules import grades_visible
 
 SUBMITTED, RETURNED, GRADED = "submitted", "returned", "graded"
 NOTHING_SUBMITTED = "Write a text or attach at least one file. 请填写文字说明或至少上传一个文件。"
-
-
-class NotAPracticalModule(Conflict):
-    code = "not-a-practical-module"
-    message_en = "Only practical modules take submissions."
-    message_zh = "只有实训模块可以提交作业。"
-
-
-class AwaitingGrade(Conflict):
-    code = "awaiting-grade"
-    message_en = "Your previous attempt has not been graded yet."
-    message_zh = "您上一次提交的作业尚未评分。"
-
-
-class AlreadyPassed(Conflict):
-    code = "already-passed"
-    message_en = "You have already passed this practical."
-    message_zh = "您已通过该实训。"
-
-
-class NotReopened(Conflict):
-    code = "not-reopened"
-    message_en = "Your attempt was graded; the instructor has not returned it for revision."
-    message_zh = "您的作业已评分，导师未退回修改，不能再次提交。"
-
-
-class NoAttemptsLeft(Conflict):
-    code = "no-attempts-left"
-    message_en = "You have used every attempt of this practical."
-    message_zh = "该实训的提交次数已用完。"
-
-
-class SubmissionClosed(Conflict):
-    code = "closed"
-    message_en = "Submissions for this practical are closed."
-    message_zh = "该实训已截止提交。"
-
-
-class ConcurrentSubmission(Conflict):
-    code = "concurrent-submission"
-    message_en = "Another submission for this practical was made at the same time."
-    message_zh = "该实训的另一份作业正在同时提交。"
-
-
-class FileTooLarge(DomainError):
-    status, code = 413, "file-too-large"
-    message_en, message_zh = "A file is too large.", "文件过大。"
 
 
 # --- deadlines -------------------------------------------------------------------------------
@@ -154,7 +116,7 @@ def next_attempt_no(module: Module, enrollment: Enrollment) -> int:
         return 1
     _check_reopened(module, latest)
     if module.max_attempts is not None and latest.attempt_no >= module.max_attempts:
-        raise NoAttemptsLeft()
+        raise NoAttemptsLeft(*PRACTICAL_ATTEMPTS_USED)
     return latest.attempt_no + 1
 
 
@@ -168,7 +130,7 @@ def _check_reopened(module: Module, latest: Submission) -> None:
         raise AlreadyPassed()
     if module.reopen != "until_pass":
         exhausted = module.max_attempts is not None and latest.attempt_no >= module.max_attempts
-        raise NoAttemptsLeft() if exhausted else NotReopened()
+        raise NoAttemptsLeft(*PRACTICAL_ATTEMPTS_USED) if exhausted else NotReopened()
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -258,13 +220,17 @@ def _store(submission: Submission, items: list[CheckedFile], storage: Storage) -
 
 
 def submit(
-    module_id: int, user: User, *, text: str | None, uploads: list[FileStorage]
+    module: Module,
+    enrollment: Enrollment,
+    user: User,
+    *,
+    text: str | None,
+    uploads: list[FileStorage],
 ) -> Submission:
-    """Submit an attempt at a practical module as ``user`` (an active learner)."""
-    module = visible_module(module_id, user)
+    """Submit an attempt at a practical module as ``user``, through their active
+    ``enrollment`` (``lms.enrollments.access.learner_seat``)."""
     if module.kind != ModuleKind.PRACTICAL:
         raise NotAPracticalModule()
-    enrollment = learner_enrollment(module, user)
     # A browser sends an empty file input as a part without name or content: not a file.
     uploads = [u for u in uploads if u.filename or checks.stream_size(u.stream)]
     if not text and not uploads:
@@ -375,32 +341,13 @@ def _view(submission: Submission, user_id: int, *, full: bool) -> SubmissionView
     return SubmissionView(submission, user_id, status, None)
 
 
-def readable_submission(submission_id: int, user: User) -> SubmissionView:
-    """The submission if ``user`` owns it or is course staff; 404 for everyone else."""
-    row = db.session.execute(
-        select(Submission, Enrollment.user_id)
-        .join(Enrollment, Enrollment.id == Submission.enrollment_id)
-        .where(Submission.id == submission_id)
-        .options(selectinload(Submission.files), selectinload(Submission.grade))
-    ).first()
-    if row is None:
-        raise NotFound()
-    submission, owner_id = row
-    if permissions.is_course_staff(user, db.session.get(Course, submission.course_id)):
+def view_for(submission: Submission, owner_id: int, *, staff: bool) -> SubmissionView:
+    """The submission as course staff (everything) or its owner (the grade once grades are
+    released) see it; who may read it at all is lms.practicals.access's rule."""
+    if staff:
         return _view(submission, owner_id, full=True)
-    if owner_id != user.id:
-        raise NotFound()
     module = db.session.get(Module, submission.module_id)
     return _view(submission, owner_id, full=grades_visible(module))
-
-
-def readable_file(submission_id: int, file_id: int, user: User) -> SubmissionFile:
-    """A file of a readable submission; 404 for a file of another submission."""
-    view = readable_submission(submission_id, user)
-    for stored in view.submission.files:
-        if stored.id == file_id:
-            return stored
-    raise NotFound()
 
 
 def my_submissions_query(module: Module, user: User):
@@ -421,16 +368,6 @@ def own_views(submissions: list[Submission], module: Module, user: User) -> list
 
 
 # --- extensions ------------------------------------------------------------------------------
-
-
-def staff_module(module_id: int, user: User) -> Module:
-    """A practical module ``user`` manages as course staff (404 unseen, 403 not staff)."""
-    module = visible_module(module_id, user)
-    if not permissions.is_course_staff(user, module.course):
-        raise Forbidden()
-    if module.kind != ModuleKind.PRACTICAL:
-        raise NotAPracticalModule()
-    return module
 
 
 def grant_extension(module: Module, data: dict, *, actor: User) -> tuple[Extension, bool]:

@@ -4,13 +4,15 @@ from flask import send_file
 from flask_smorest import Blueprint
 
 from lms.accounts.models import User
+from lms.catalog.permissions import visible_module
 from lms.core.api import BINARY
-from lms.core.auth import accepts, actor, authorized_by, login_required
+from lms.core.auth import accepts, actor, load
 from lms.core.downloads import as_download
 from lms.core.pagination import paginate
 from lms.core.storage import get_storage
-from lms.enrollments.access import learner_enrollment, visible_module
+from lms.enrollments.access import learner_seat
 from lms.extensions import db
+from lms.practicals import access
 from lms.practicals import submissions as services
 from lms.practicals.schemas import (
     ExtensionIn,
@@ -30,8 +32,7 @@ blp = Blueprint(
 
 
 @blp.route("/modules/<int:module_id>/submissions", methods=["POST"])
-@login_required
-@authorized_by(lambda user, module_id: learner_enrollment(visible_module(module_id, user), user))
+@load(seat=("module_id", learner_seat))
 @accepts("multipart/form-data")
 @blp.arguments(SubmissionFiles, location="files")
 @blp.arguments(SubmissionForm, location="form", content_type="multipart/form-data")
@@ -44,7 +45,7 @@ blp = Blueprint(
     "``no-attempts-left``, ``closed`` (after the cut-off).",
 )
 @blp.alt_response(413, description="``file-too-large``: a file exceeds the module's limit.")
-def submit(files, form, module_id):
+def submit(files, form, seat):
     """Submit an attempt at a practical: ``text`` and/or repeated ``files`` (at most 10).
 
     Your enrolment must be active. Each file must have an extension the module accepts
@@ -52,35 +53,36 @@ def submit(files, form, module_id):
     ``late``; after the cut-off it is refused.
     """
     user = actor()
-    submission = services.submit(module_id, user, text=form["text"], uploads=files["files"])
+    submission = services.submit(
+        seat.module, seat.enrollment, user, text=form["text"], uploads=files["files"]
+    )
     return services.SubmissionView(submission, user.id, submission.status, None)
 
 
 @blp.route("/modules/<int:module_id>/submissions/mine")
-@login_required
+@load(module=visible_module)
 @blp.response(200, SubmissionOut(many=True))
 @blp.paginate()
-def my_submissions(module_id, pagination_parameters):
+def my_submissions(module, pagination_parameters):
     """Your own attempts at a practical module, newest first."""
     user = actor()
-    module = visible_module(module_id, user)
     items = paginate(services.my_submissions_query(module, user), pagination_parameters)
     return services.own_views(items, module, user)
 
 
 @blp.route("/submissions/<int:submission_id>")
-@login_required
+@load(submission=access.readable_submission)
 @blp.response(200, SubmissionOut)
-def get_submission(submission_id):
+def get_submission(submission):
     """One submission: its owner and the course staff only (404 for anyone else).
 
     The owner sees the grade once grades are released; staff always.
     """
-    return services.readable_submission(submission_id, actor())
+    return submission
 
 
 @blp.route("/submissions/<int:submission_id>/files/<int:file_id>")
-@login_required
+@load(stored=(("submission_id", "file_id"), access.readable_file))
 @blp.response(
     200,
     BINARY,
@@ -88,9 +90,8 @@ def get_submission(submission_id):
     description="The file, as an attachment, with the media type checked at upload "
     "(application/pdf, image/png, ...; application/octet-stream for other extensions).",
 )
-def download_file(submission_id, file_id):
+def download_file(stored):
     """Download a submitted file (owner and course staff), always as an attachment."""
-    stored = services.readable_file(submission_id, file_id, actor())
     response = send_file(
         get_storage().open(stored.storage_key),
         mimetype=stored.content_type,
@@ -121,8 +122,7 @@ def _extension_out(extension, user_id: int, full_name: str) -> dict:
 
 
 @blp.route("/modules/<int:module_id>/extensions", methods=["POST"])
-@login_required
-@authorized_by(lambda user, module_id: services.staff_module(module_id, user))
+@load(module=access.staff_practical)
 @blp.arguments(ExtensionIn)
 @blp.response(201, ExtensionOut)
 @blp.alt_response(
@@ -131,23 +131,20 @@ def _extension_out(extension, user_id: int, full_name: str) -> dict:
     description="The teacher already had an extension on this module: it was updated.",
 )
 @blp.alt_response(409, description="``not-a-practical-module``.")
-def grant_extension(data, module_id):
+def grant_extension(data, module):
     """Give one enrolled teacher a later due date (course staff). Upserts per teacher."""
-    user = actor()
-    module = services.staff_module(module_id, user)
-    extension, created = services.grant_extension(module, data, actor=user)
+    extension, created = services.grant_extension(module, data, actor=actor())
     holder = db.session.get(User, data["user_id"])
     return _extension_out(extension, holder.id, holder.full_name), 201 if created else 200
 
 
 @blp.route("/modules/<int:module_id>/extensions", methods=["GET"])
-@login_required
+@load(module=access.staff_practical)
 @blp.response(200, ExtensionOut(many=True))
 @blp.alt_response(403, description="Not the course's staff.")
 @blp.alt_response(409, description="``not-a-practical-module``.")
 @blp.paginate()
-def list_extensions(module_id, pagination_parameters):
+def list_extensions(module, pagination_parameters):
     """The extensions granted on a practical module (course staff), newest first."""
-    module = services.staff_module(module_id, actor())
     rows = paginate(services.extensions_query(module), pagination_parameters, scalars=False)
     return [_extension_out(ext, user_id, name) for ext, user_id, name in rows]
