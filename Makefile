@@ -28,11 +28,12 @@ export TEST_PG_URL TEST_PG_DB
 SERVE_BIND ?= 127.0.0.1:8000
 WORKERS ?=
 
-.PHONY: help venv run test lint format serve bench clean distclean
+.PHONY: help venv run test test-fast lint format serve bench clean distclean
 
 help:
 	@echo "make run       migrate, seed the demo data and serve on http://$(HOST):$(PORT)"
 	@echo "make test      pytest on SQLite, then on PostgreSQL ($(TEST_PG_DB)); PYTEST_ARGS=..."
+	@echo "make test-fast pytest -m 'not slow' on SQLite only (no sweeps, fuzzers, races)"
 	@echo "make lint      ruff check + ruff format --check + lint-imports (layers)"
 	@echo "make format    ruff check --fix + ruff format"
 	@echo "make serve     gunicorn -c gunicorn.conf.py on $(SERVE_BIND) (production; WORKERS=n)"
@@ -75,6 +76,11 @@ test: venv
 	else \
 		echo "scripts/ensure_test_db.py failed (exit $$status)"; exit $$status; \
 	fi
+
+# The inner loop: SQLite only, without the tests marked slow (the bad-input sweep, the
+# OpenAPI fuzzer, the races, subprocesses, the demo seeding). `make test` runs them all.
+test-fast: venv
+	env -u TEST_DATABASE_URL $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 # Every check runs even when one fails, so one run shows everything to fix. lint-imports
 # holds the code to the layers of docs/architecture.md (contracts in pyproject.toml).

@@ -13,9 +13,10 @@ from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import create_engine, text
 
-from lms import create_app
+from lms.app import create_app
 from lms.extensions import db, limiter
-from tests.factories import ApiClient, UserFactory, client_for
+from tests.builders import UserFactory
+from tests.http import ApiClient, client_for
 
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 
@@ -53,10 +54,13 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``postgres`` need real row locks: skipped on SQLite, with the reason."""
+    """The one way to skip PostgreSQL-only tests: mark them ``@pytest.mark.postgres`` (row
+    locks, real concurrency, SQL only PostgreSQL has); on SQLite they are skipped here."""
     if POSTGRES:
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (make test runs it with TEST_DATABASE_URL)")
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL: set TEST_DATABASE_URL (make test runs the suite on both)"
+    )
     for item in items:
         if item.get_closest_marker("postgres"):
             item.add_marker(skip)
@@ -166,9 +170,7 @@ def admin(users):
 
 @pytest.fixture
 def admin_client(app, admin):
-    c = ApiClient(app.test_client())
-    c.login(admin.email)
-    return c
+    return client_for(app, admin)
 
 
 @pytest.fixture
@@ -178,9 +180,7 @@ def teacher(users):
 
 @pytest.fixture
 def teacher_client(app, teacher):
-    c = ApiClient(app.test_client())
-    c.login(teacher.email)
-    return c
+    return client_for(app, teacher)
 
 
 @pytest.fixture

@@ -154,6 +154,7 @@ def test_create_admin_refuses_an_invalid_email(cli):
 # --- seed-demo ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_seed_demo_creates_an_admin_three_instructors_and_ninety_teachers(cli, client):
     result = cli("seed-demo")
 
@@ -180,6 +181,7 @@ def test_seed_demo_creates_an_admin_three_instructors_and_ninety_teachers(cli, c
     client.login("admin@demo.lms.cn", data.DEMO_PASSWORD)
 
 
+@pytest.mark.slow
 def test_seeded_accounts_are_audited_as_created_and_activated(cli):
     assert_exit(cli("seed-demo"), 0)
 
@@ -195,12 +197,14 @@ def test_seeded_accounts_are_audited_as_created_and_activated(cli):
     assert actions == ["user.created", "user.activated"]
 
 
+@pytest.mark.slow
 def test_a_seeded_teacher_logs_in_with_the_chosen_password(cli, client):
     assert_exit(cli("seed-demo", "--password", "Another-Demo-Secret-7"), 0)
 
     client.login("teacher90@demo.lms.cn", "Another-Demo-Secret-7")
 
 
+@pytest.mark.slow
 def test_seed_demo_twice_creates_nothing_new_and_prints_the_same_logins(cli):
     first = cli("seed-demo")
     events = audit_count()
@@ -222,6 +226,7 @@ def test_seed_demo_with_a_weak_password_exits_1_and_creates_nothing(cli):
     assert demo_users() == []
 
 
+@pytest.mark.slow
 def test_seed_demo_refuses_production_unless_forced(cli, app, monkeypatch):
     monkeypatch.setitem(app.config, "LMS_ENV", "production")
 
@@ -258,6 +263,7 @@ def station_counts() -> tuple:
     )
 
 
+@pytest.mark.slow
 def test_seed_demo_builds_and_publishes_the_guangzhou_station(cli):
     result = cli("seed-demo")
 
@@ -289,6 +295,7 @@ def test_seed_demo_builds_and_publishes_the_guangzhou_station(cli):
     assert "published" in lines[0] and "90 active" in lines[0]
 
 
+@pytest.mark.slow
 def test_the_demo_course_has_three_theory_and_two_practical_modules(cli):
     assert_exit(cli("seed-demo"), 0)
 
@@ -315,6 +322,7 @@ def test_the_demo_course_has_three_theory_and_two_practical_modules(cli):
         assert 0 < practical_module.pass_points <= total
 
 
+@pytest.mark.slow
 def test_the_demo_course_has_the_three_instructors_and_ninety_active_teachers(cli, client):
     assert_exit(cli("seed-demo"), 0)
     course = demo_course()
@@ -342,6 +350,7 @@ def test_the_demo_course_has_the_three_instructors_and_ninety_active_teachers(cl
     # (teacher20 was asked to revise a practical: still active)
 
 
+@pytest.mark.slow
 def test_the_demo_course_is_built_by_the_demo_admin_with_audit_events(cli):
     assert_exit(cli("seed-demo"), 0)
     admin = user_by_email(data.ADMIN["email"])
@@ -367,6 +376,7 @@ def test_the_demo_course_is_built_by_the_demo_admin_with_audit_events(cli):
     }
 
 
+@pytest.mark.slow
 def test_a_second_seed_demo_adds_nothing_to_the_station(cli):
     assert_exit(cli("seed-demo"), 0)
     counts, events = station_counts(), audit_count()
@@ -379,6 +389,7 @@ def test_a_second_seed_demo_adds_nothing_to_the_station(cli):
     assert demo_course().status == "published"
 
 
+@pytest.mark.slow
 def test_seed_demo_keeps_a_withdrawal_made_during_a_demo(cli):
     assert_exit(cli("seed-demo"), 0)
     teacher = user_by_email(data.teacher_email(5))
@@ -392,6 +403,7 @@ def test_seed_demo_keeps_a_withdrawal_made_during_a_demo(cli):
     assert demo_course().seats_taken == 89
 
 
+@pytest.mark.slow
 def test_audit_verify_passes_after_seeding_the_station_twice(cli):
     assert_exit(cli("seed-demo"), 0)
     assert_exit(cli("seed-demo"), 0)
@@ -406,6 +418,7 @@ def test_audit_verify_passes_after_seeding_the_station_twice(cli):
 # --- audit-verify -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_audit_verify_reports_an_intact_chain_after_seeding(cli):
     assert_exit(cli("seed-demo"), 0)
 
@@ -416,6 +429,7 @@ def test_audit_verify_reports_an_intact_chain_after_seeding(cli):
     assert f"{audit_count()} audit events" in result.output
 
 
+@pytest.mark.slow
 def test_audit_verify_names_the_event_whose_data_was_tampered_with(cli):
     assert_exit(cli("seed-demo"), 0)
     victim = db.session.scalar(
@@ -438,8 +452,9 @@ def test_audit_verify_names_the_event_whose_data_was_tampered_with(cli):
     assert f"TAMPERED: event {victim}:" in result.output
 
 
+@pytest.mark.slow
 def test_seed_demo_fills_the_grading_queue_and_progress(cli, app):
-    from tests.factories import ApiClient
+    from tests.http import ApiClient
 
     assert_exit(cli("seed-demo"), 0)
     course = demo_course()
@@ -465,12 +480,13 @@ def test_seed_demo_fills_the_grading_queue_and_progress(cli, app):
     assert audit_count() == events  # the activity is added once
 
 
+@pytest.mark.slow
 def test_the_demo_gradebook_downloads_as_xlsx_and_csv_with_chinese_headers(cli, app):
     import io
 
     import openpyxl
 
-    from tests.factories import ApiClient
+    from tests.http import ApiClient
 
     assert_exit(cli("seed-demo"), 0)
     course = demo_course()
@@ -489,9 +505,10 @@ def test_the_demo_gradebook_downloads_as_xlsx_and_csv_with_chinese_headers(cli, 
     assert "工业互联网平台设备接入实训" in " ".join(str(c) for c in rows[0])
 
 
+@pytest.mark.slow
 def test_seed_demo_issues_certificates_to_the_teachers_who_completed(cli, app):
     from lms.certificates.models import Certificate
-    from tests.factories import ApiClient
+    from tests.http import ApiClient
 
     assert_exit(cli("seed-demo"), 0)
     course = demo_course()
@@ -570,7 +587,7 @@ def test_import_roster_issue_and_export_certificates_of_a_course(
     from lms.catalog.models import Course
     from lms.certificates.models import Certificate
     from lms.learning.models import ModuleCompletion
-    from tests.certificates.helpers import certificate_course
+    from tests.http import certificate_course
 
     course = certificate_course(admin_client)
     result = cli(
@@ -622,7 +639,7 @@ def test_commands_refuse_an_unknown_course_and_write_no_file(cli, admin, tmp_pat
 
 def test_run_jobs_once_runs_the_queued_jobs(cli, app, admin, admin_client, monkeypatch):
     from lms.jobs.models import Job
-    from tests.certificates.helpers import certificate_course
+    from tests.http import certificate_course
 
     monkeypatch.setitem(app.config, "LMS_JOBS_RUNNER", "worker")
     course = certificate_course(admin_client)

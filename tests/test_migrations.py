@@ -17,7 +17,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from lms import create_app
+from lms.app import create_app
 from lms.extensions import db
 
 

@@ -20,7 +20,7 @@ GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 # set by init_app, so an app pointed at a dead Redis must not share the suite's process.
 WORKER = textwrap.dedent("""
     import json, sys
-    from lms import create_app
+    from lms.app import create_app
     from lms.extensions import db
     settings = {"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": sys.argv[1],
                 "LMS_UPLOAD_DIR": sys.argv[2], "RATELIMIT_STORAGE_URI": sys.argv[3],
@@ -62,12 +62,14 @@ def _statuses(tmp_path: Path, mode: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_rate_limits_still_apply_per_process_when_redis_is_down(tmp_path):
     statuses = _statuses(tmp_path, "fallback")
     assert statuses == {"verify": [404, 404, 404, 429], "login": [401, 401, 401, 429]}
     evidence.add("requests answered without a 500 while Redis was down", 8)
 
 
+@pytest.mark.slow
 def test_negative_control_without_the_fallback_a_redis_outage_is_a_500(tmp_path):
     """What RATELIMIT_IN_MEMORY_FALLBACK_ENABLED saves: without it every rate-limited
     request fails while Redis is down."""

@@ -4,7 +4,8 @@ import pytest
 
 from lms.accounts.models import LoginSession
 from lms.extensions import db
-from tests.factories import PASSWORD, ApiClient, assert_problem
+from tests.builders import PASSWORD
+from tests.http import ApiClient, assert_problem
 
 NEW_PASSWORD = "a brand new passphrase 2026"
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts worker processes
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 WORKER = textwrap.dedent("""
     import json, sys
-    from lms import create_app
+    from lms.app import create_app
     from lms.extensions import db
     app = create_app({"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": sys.argv[1],
                       "RATELIMIT_STORAGE_URI": sys.argv[2], "RATELIMIT_KEY_PREFIX": sys.argv[3],

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from lms.accounts.models import ActivationToken, User
 from lms.audit.models import AuditEvent
 from lms.extensions import db
-from tests.factories import assert_problem
+from tests.http import assert_problem
 
 URL = "/api/v1/users/import"
 ZH_HEADER = ["邮箱", "姓名", "英文名", "单位", "部门", "职称", "工号", "手机", "角色"]

@@ -6,7 +6,7 @@ import pytest
 
 from lms.audit.models import AuditEvent
 from lms.extensions import db
-from tests.factories import assert_problem
+from tests.http import assert_problem
 
 NEW_TEACHER = {
     "email": "Zhang.Wei@GDQY.edu.cn",
@@ -112,7 +112,7 @@ def test_wrong_media_type_is_415(admin_client):
 
 @pytest.mark.parametrize("who,status", [("anonymous", 401), ("teacher", 403), ("instructor", 403)])
 def test_only_admins_manage_users(app, users, client, who, status):
-    from tests.factories import ApiClient
+    from tests.http import ApiClient
 
     if who != "anonymous":
         user = users.create(role=who)

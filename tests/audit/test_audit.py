@@ -7,7 +7,7 @@ from sqlalchemy import text
 from lms.audit import services as audit
 from lms.audit.models import AuditEvent
 from lms.extensions import db
-from tests.factories import assert_problem
+from tests.http import assert_problem
 
 
 def _events():

@@ -4,17 +4,9 @@ import json
 
 import pytest
 
-from lms.catalog import services as catalog_services
-from tests.catalog.helpers import (
-    COURSE,
-    PRACTICAL,
-    QUIZ,
-    THEORY,
-    add_module,
-    create_course,
-    published_course,
-)
-from tests.factories import assert_problem
+from lms.catalog.signals import module_activity
+from tests.http import add_module, assert_problem, make_course
+from tests.payloads import COURSE, PRACTICAL, QUIZ, THEORY
 
 # --- programmes ----------------------------------------------------------------------------
 
@@ -49,8 +41,10 @@ def test_admin_creates_lists_and_updates_programmes(admin_client, teacher_client
 
 def test_admin_creates_a_draft_course_with_all_fields(admin_client):
     program = admin_client.post("/api/v1/programs", json={"code": "P1", "title": "中国行"})
-    course = create_course(
+    course = make_course(
         admin_client,
+        base=COURSE,
+        publish=False,
         program_id=program.get_json()["id"],
         certificate_validity_months=36,
         grade_release="manual",
@@ -94,12 +88,12 @@ def test_invalid_course_fields_are_422_and_nothing_is_written(admin_client, over
 
 
 def test_duplicate_course_code_is_409(admin_client):
-    create_course(admin_client)
+    make_course(admin_client, base=COURSE, publish=False)
     assert_problem(admin_client.post("/api/v1/courses", json=COURSE), 409, "code-taken")
 
 
 def test_patch_checks_merged_dates(admin_client):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     response = admin_client.patch(
         f"/api/v1/courses/{course['id']}", json={"starts_on": "2021-01-01"}
     )
@@ -107,7 +101,7 @@ def test_patch_checks_merged_dates(admin_client):
 
 
 def test_completion_rule_change_is_audited(admin_client):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     admin_client.patch(f"/api/v1/courses/{course['id']}", json={"min_theory_hours": 10})
     events = admin_client.get(
         f"/api/v1/audit-events?entity_type=course&entity_id={course['id']}"
@@ -117,7 +111,7 @@ def test_completion_rule_change_is_audited(admin_client):
 
 
 def test_status_workflow(admin_client):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     cid = course["id"]
     body = assert_problem(
         admin_client.post(f"/api/v1/courses/{cid}/publish"), 409, "invalid-status-transition"
@@ -143,16 +137,16 @@ def test_status_workflow(admin_client):
 
 
 def test_only_admins_change_course_status(teacher_client, admin_client):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     assert_problem(teacher_client.post(f"/api/v1/courses/{course['id']}/publish"), 403)
 
 
 def test_teachers_see_published_courses_only_unless_enrolled(admin_client, teacher_client, teacher):
-    draft = create_course(admin_client, code="DRAFT-1")
-    published = published_course(admin_client, code="PUB-1")
-    closed = published_course(admin_client, code="CLOSED-1")
+    draft = make_course(admin_client, base=COURSE, publish=False, code="DRAFT-1")
+    published = make_course(admin_client, [THEORY], base=COURSE, code="PUB-1")
+    closed = make_course(admin_client, [THEORY], base=COURSE, code="CLOSED-1")
     admin_client.post(f"/api/v1/courses/{closed['id']}/close")
-    mine = published_course(admin_client, code="MINE-1")
+    mine = make_course(admin_client, [THEORY], base=COURSE, code="MINE-1")
     teacher_client.post(f"/api/v1/courses/{mine['id']}/enrollments", json={})
     admin_client.post(f"/api/v1/courses/{mine['id']}/close")
 
@@ -165,8 +159,8 @@ def test_teachers_see_published_courses_only_unless_enrolled(admin_client, teach
 
 
 def test_instructors_see_assigned_courses_only(admin_client, instructor, instructor_client):
-    mine = create_course(admin_client, code="MINE")
-    create_course(admin_client, code="OTHER")
+    mine = make_course(admin_client, base=COURSE, publish=False, code="MINE")
+    make_course(admin_client, base=COURSE, publish=False, code="OTHER")
     response = admin_client.put(f"/api/v1/courses/{mine['id']}/instructors/{instructor.id}")
     assert response.status_code == 200
     assert response.get_json()["full_name"] == "陈建国"
@@ -189,14 +183,14 @@ def test_instructors_see_assigned_courses_only(admin_client, instructor, instruc
 
 
 def test_only_instructor_accounts_can_be_assigned(admin_client, teacher):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     response = admin_client.put(f"/api/v1/courses/{course['id']}/instructors/{teacher.id}")
     assert "user_id" in assert_problem(response, 422)["errors"]
     assert_problem(admin_client.put(f"/api/v1/courses/{course['id']}/instructors/99999"), 404)
 
 
 def test_instructor_assignment_is_audited(admin_client, instructor):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     admin_client.put(f"/api/v1/courses/{course['id']}/instructors/{instructor.id}")
     events = admin_client.get("/api/v1/audit-events?action=course.instructor_assigned")
     assert events.get_json()[0]["data"] == {"user_id": instructor.id}
@@ -204,8 +198,13 @@ def test_instructor_assignment_is_audited(admin_client, instructor):
 
 def test_course_list_filters_and_pagination(admin_client):
     for n in range(7):
-        create_course(
-            admin_client, code=f"C{n}", title=f"研修班{n}", location="深圳" if n % 2 else "广州"
+        make_course(
+            admin_client,
+            base=COURSE,
+            publish=False,
+            code=f"C{n}",
+            title=f"研修班{n}",
+            location="深圳" if n % 2 else "广州",
         )
     response = admin_client.get("/api/v1/courses?q=深圳&page_size=2")
     assert json.loads(response.headers["X-Pagination"])["total"] == 3
@@ -216,11 +215,15 @@ def test_course_list_filters_and_pagination(admin_client):
 def test_course_list_query_count_does_not_grow(admin_client, count_queries):
     program = admin_client.post("/api/v1/programs", json={"code": "P", "title": "项"}).get_json()
     for n in range(10):
-        create_course(admin_client, code=f"A{n}", program_id=program["id"])
+        make_course(
+            admin_client, base=COURSE, publish=False, code=f"A{n}", program_id=program["id"]
+        )
     with count_queries() as small:
         admin_client.get("/api/v1/courses?page_size=100")
     for n in range(40):
-        create_course(admin_client, code=f"B{n}", program_id=program["id"])
+        make_course(
+            admin_client, base=COURSE, publish=False, code=f"B{n}", program_id=program["id"]
+        )
     with count_queries() as large:
         admin_client.get("/api/v1/courses?page_size=100")
     assert len(small) == len(large)
@@ -230,7 +233,7 @@ def test_course_list_query_count_does_not_grow(admin_client, count_queries):
 
 
 def test_theory_module_with_quiz_and_practical_with_rubric(admin_client):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     theory = add_module(admin_client, course["id"], {**THEORY, "quiz": QUIZ})
     assert theory["quiz"]["max_score"] == 5
     assert [q["correct"] for q in theory["quiz"]["questions"]] == [[0], [0, 1, 2]]
@@ -306,14 +309,14 @@ def test_theory_module_with_quiz_and_practical_with_rubric(admin_client):
     ],
 )
 def test_invalid_modules_are_422_with_the_field(admin_client, payload, field):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     response = admin_client.post(f"/api/v1/courses/{course['id']}/modules", json=payload)
     assert field in assert_problem(response, 422)["errors"]
     assert admin_client.get(f"/api/v1/courses/{course['id']}/modules").get_json() == []
 
 
 def test_teachers_never_receive_correct_answers(admin_client, teacher_client):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     module = add_module(admin_client, course["id"], {**THEORY, "quiz": QUIZ})
     admin_client.post(f"/api/v1/courses/{course['id']}/publish")
     teacher_client.post(f"/api/v1/courses/{course['id']}/enrollments", json={})
@@ -328,14 +331,14 @@ def test_teachers_never_receive_correct_answers(admin_client, teacher_client):
 
 
 def test_modules_are_hidden_from_teachers_not_enrolled(admin_client, teacher_client):
-    course = published_course(admin_client)
+    course = make_course(admin_client, [THEORY], base=COURSE)
     assert_problem(teacher_client.get(f"/api/v1/courses/{course['id']}/modules"), 404)
 
 
 def test_assigned_instructor_reads_modules_with_answers(
     admin_client, instructor, instructor_client
 ):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     module = add_module(admin_client, course["id"], {**THEORY, "quiz": QUIZ})
     assert_problem(instructor_client.get(f"/api/v1/modules/{module['id']}"), 404)
     admin_client.put(f"/api/v1/courses/{course['id']}/instructors/{instructor.id}")
@@ -347,7 +350,7 @@ def test_assigned_instructor_reads_modules_with_answers(
 
 
 def test_modules_can_be_reordered(admin_client):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     ids = [
         add_module(admin_client, course["id"], {**THEORY, "title": f"M{n}"})["id"] for n in range(3)
     ]
@@ -361,7 +364,7 @@ def test_modules_can_be_reordered(admin_client):
 
 
 def test_module_update_and_delete(admin_client):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     module = add_module(admin_client, course["id"], PRACTICAL)
     response = admin_client.patch(
         f"/api/v1/modules/{module['id']}",
@@ -376,24 +379,23 @@ def test_module_update_and_delete(admin_client):
     assert_problem(admin_client.get(f"/api/v1/modules/{module['id']}"), 404)
 
 
-def test_module_with_learner_activity_cannot_be_deleted_or_restructured(admin_client, monkeypatch):
-    course = create_course(admin_client)
+def test_module_with_learner_activity_cannot_be_deleted_or_restructured(admin_client):
+    course = make_course(admin_client, base=COURSE, publish=False)
     module = add_module(admin_client, course["id"], {**THEORY, "quiz": QUIZ})
-    monkeypatch.setattr(
-        catalog_services, "MODULE_ACTIVITY_CHECKS", [lambda m: m.id == module["id"]]
-    )
-    assert_problem(admin_client.delete(f"/api/v1/modules/{module['id']}"), 409, "module-in-use")
-    response = admin_client.patch(f"/api/v1/modules/{module['id']}", json={"quiz": QUIZ})
-    assert_problem(response, 409, "module-in-use")
-    # Wording and hours can still be corrected.
-    assert (
-        admin_client.patch(f"/api/v1/modules/{module['id']}", json={"title": "新标题"}).status_code
-        == 200
-    )
+    url = f"/api/v1/modules/{module['id']}"
+
+    def in_use(m):
+        return m.id == module["id"]
+
+    with module_activity.connected_to(in_use):
+        assert_problem(admin_client.delete(url), 409, "module-in-use")
+        assert_problem(admin_client.patch(url, json={"quiz": QUIZ}), 409, "module-in-use")
+        # Wording and hours can still be corrected.
+        assert admin_client.patch(url, json={"title": "新标题"}).status_code == 200
 
 
 def test_module_list_query_count_does_not_grow(admin_client, count_queries):
-    course = create_course(admin_client)
+    course = make_course(admin_client, base=COURSE, publish=False)
     for _ in range(3):
         add_module(admin_client, course["id"], {**THEORY, "quiz": QUIZ})
         add_module(admin_client, course["id"], PRACTICAL)

@@ -1,2 +1,3 @@
 """Certificates: issuance, lifecycle, listing, public verification (and the colleagues'
-completion, PDF and Open Badges tests). Shared builders live in ``helpers``."""
+completion, PDF and Open Badges tests). Builders: tests.http (certificate_course,
+eligible_enrollment, issued_certificate...) and tests.builders (ORM)."""

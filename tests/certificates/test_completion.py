@@ -9,29 +9,22 @@ about how completion reads them, not how they are made.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import pytest
 
-from lms.core.db import utcnow
-from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from lms.learning.models import ModuleCompletion
-from lms.practicals.models import Grade, GradeRelease, Submission
-from tests.catalog.helpers import PRACTICAL
-from tests.factories import assert_problem
-from tests.learning import (
-    ALL_RIGHT,
-    NO_QUIZ,
-    ONLY_FIRST_RIGHT,
-    WITH_QUIZ,
+from lms.practicals.models import GradeRelease
+from tests.builders import add_completion, add_enrolment, add_submission
+from tests.http import (
+    assert_problem,
     attempt,
     client_for,
     complete,
-    enrol,
+    enrolled,
     make_course,
     progress_ok,
 )
+from tests.payloads import ALL_RIGHT, FULL_COURSE, NO_QUIZ, ONLY_FIRST_RIGHT, PRACTICAL, WITH_QUIZ
 
 OPTIONAL_THEORY = {**NO_QUIZ, "title": "选修：数字孪生", "hours": 2, "required": False}
 OPTIONAL_PRACTICAL = {**PRACTICAL, "title": "选修：边缘计算实训", "hours": 4, "required": False}
@@ -42,7 +35,10 @@ MIN_HOURS = {"min_theory_hours": 8, "min_practical_hours": 8}
 
 @pytest.fixture
 def course(admin_client, instructor):
-    course, modules = make_course(admin_client, MODULES, instructor=instructor, **MIN_HOURS)
+    course = make_course(
+        admin_client, MODULES, instructor=instructor, **MIN_HOURS, base=FULL_COURSE
+    )
+    modules = course["modules"]
     names = ("theory", "quiz", "optional", "practical", "elective")
     course["modules"] = dict(zip(names, modules, strict=True))
     return course
@@ -51,58 +47,10 @@ def course(admin_client, instructor):
 # --- builders --------------------------------------------------------------------------------
 
 
-def enrolment(course: dict, user, status: str = "active") -> int:
-    """An enrolment of ``user`` written to the database; its id."""
-    now = utcnow()
-    row = Enrollment(
-        course_id=course["id"],
-        user_id=user.id,
-        status=status,
-        source="admin",
-        queued_at=now,
-        activated_at=now if status in ("active", "completed") else None,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row.id
-
-
-def done(enrollment_id: int, *modules: dict, how: str = "manual") -> None:
-    """Theory modules completed."""
-    for module in modules:
-        db.session.add(
-            ModuleCompletion(enrollment_id=enrollment_id, module_id=module["id"], how=how)
-        )
-    db.session.commit()
-
-
-def graded(enrollment_id: int, module: dict, passed: bool, attempt_no: int = 1) -> None:
-    """A graded submission of a practical module."""
-    submission = Submission(
-        enrollment_id=enrollment_id,
-        module_id=module["id"],
-        course_id=module["course_id"],
-        attempt_no=attempt_no,
-        status="graded",
-        text="实训报告",
-    )
-    db.session.add(submission)
-    db.session.flush()
-    db.session.add(
-        Grade(
-            submission_id=submission.id,
-            scores=[],
-            passed=passed,
-            total_points=Decimal(80 if passed else 30),
-        )
-    )
-    db.session.commit()
-
-
 def everything_required(enrollment_id: int, course: dict) -> None:
     modules = course["modules"]
-    done(enrollment_id, modules["theory"], modules["quiz"])
-    graded(enrollment_id, modules["practical"], True)
+    add_completion(enrollment_id, modules["theory"], modules["quiz"])
+    add_submission(enrollment_id, modules["practical"], status="graded", passed=True)
 
 
 def completion(client, course_id: int, query: str = ""):
@@ -138,15 +86,15 @@ def hours_reason(reason: str, missing, required, credited) -> dict:
 
 def test_each_enrolment_gets_its_exact_reasons(users, admin_client, course):
     modules = course["modules"]
-    nothing = enrolment(course, users.create(full_name="赵一"))
-    practical_failed = enrolment(course, users.create(full_name="钱二"))
-    done(practical_failed, modules["theory"], modules["quiz"], modules["optional"])
-    graded(practical_failed, modules["practical"], False)
-    hours_short = enrolment(course, users.create(full_name="孙三"))
+    nothing = add_enrolment(course, users.create(full_name="赵一")).id
+    practical_failed = add_enrolment(course, users.create(full_name="钱二")).id
+    add_completion(practical_failed, modules["theory"], modules["quiz"], modules["optional"])
+    add_submission(practical_failed, modules["practical"], status="graded", passed=False)
+    hours_short = add_enrolment(course, users.create(full_name="孙三")).id
     everything_required(hours_short, course)
-    all_done = enrolment(course, users.create(full_name="李四", full_name_en="Li Si"))
+    all_done = add_enrolment(course, users.create(full_name="李四", full_name_en="Li Si")).id
     everything_required(all_done, course)
-    done(all_done, modules["optional"])  # the optional practical stays undone: no matter
+    add_completion(all_done, modules["optional"])  # the optional practical stays undone: no matter
 
     entries, summary = completion_ok(admin_client, course["id"])
     rows = by_enrolment(entries)
@@ -179,7 +127,7 @@ def test_each_enrolment_gets_its_exact_reasons(users, admin_client, course):
 
 def test_an_entry_says_who_and_gives_hours_as_json_numbers(users, admin_client, course):
     user = users.create(full_name="李四", full_name_en="Li Si", institution="广东轻工职业技术学院")
-    enrollment_id = enrolment(course, user)
+    enrollment_id = add_enrolment(course, user).id
     everything_required(enrollment_id, course)
     (entry,), _ = completion_ok(admin_client, course["id"])
     assert {k: entry[k] for k in ("enrollment_id", "user_id", "full_name", "status")} == {
@@ -231,13 +179,21 @@ def test_an_entry_says_who_and_gives_hours_as_json_numbers(users, admin_client, 
 
 
 def test_optional_modules_do_not_block_without_minimum_hours(users, admin_client, instructor):
-    course, modules = make_course(
-        admin_client, MODULES, instructor=instructor, min_theory_hours=0, min_practical_hours=0
+    course = make_course(
+        admin_client,
+        MODULES,
+        instructor=instructor,
+        min_theory_hours=0,
+        min_practical_hours=0,
+        base=FULL_COURSE,
     )
-    enrollment_id = enrolment({"id": course["id"]}, users.create())
-    done(enrollment_id, modules[0], modules[1])
-    graded(enrollment_id, modules[3], True)
-    graded(enrollment_id, modules[4], False)  # a failed optional practical does not matter
+    modules = course["modules"]
+    enrollment_id = add_enrolment({"id": course["id"]}, users.create()).id
+    add_completion(enrollment_id, modules[0], modules[1])
+    add_submission(enrollment_id, modules[3], status="graded", passed=True)
+    add_submission(
+        enrollment_id, modules[4], status="graded", passed=False
+    )  # a failed optional practical does not matter
     (entry,), summary = completion_ok(admin_client, course["id"])
     assert (entry["eligible"], entry["missing"], summary) == (
         True,
@@ -252,9 +208,9 @@ def test_a_quiz_module_needs_its_quiz_passed_or_a_staff_mark(
     modules = course["modules"]
     teacher = users.create()
     teacher_client = client_for(app, teacher)
-    enrollment_id = enrol(teacher_client, course["id"])["id"]
-    done(enrollment_id, modules["theory"], modules["optional"])
-    graded(enrollment_id, modules["practical"], True)
+    enrollment_id = enrolled(teacher_client, course["id"])["id"]
+    add_completion(enrollment_id, modules["theory"], modules["optional"])
+    add_submission(enrollment_id, modules["practical"], status="graded", passed=True)
     assert attempt(teacher_client, modules["quiz"]["id"], ONLY_FIRST_RIGHT).status_code == 201
 
     (entry,), _ = completion_ok(admin_client, course["id"])
@@ -277,9 +233,9 @@ def test_a_quiz_module_needs_its_quiz_passed_or_a_staff_mark(
 def test_passing_the_quiz_completes_the_module(app, users, admin_client, course):
     modules = course["modules"]
     teacher_client = client_for(app, users.create())
-    enrollment_id = enrol(teacher_client, course["id"])["id"]
-    done(enrollment_id, modules["theory"], modules["optional"])
-    graded(enrollment_id, modules["practical"], True)
+    enrollment_id = enrolled(teacher_client, course["id"])["id"]
+    add_completion(enrollment_id, modules["theory"], modules["optional"])
+    add_submission(enrollment_id, modules["practical"], status="graded", passed=True)
     assert attempt(teacher_client, modules["quiz"]["id"], ALL_RIGHT).get_json()["passed"] is True
     (entry,), _ = completion_ok(admin_client, course["id"])
     assert (entry["eligible"], entry["theory_hours"]) == (True, 8)
@@ -288,13 +244,13 @@ def test_passing_the_quiz_completes_the_module(app, users, admin_client, course)
 def test_waitlisted_and_withdrawn_are_listed_only_on_request_and_never_eligible(
     users, admin_client, course
 ):
-    active = enrolment(course, users.create())
-    finished = enrolment(course, users.create(), "completed")
-    waitlisted = enrolment(course, users.create(), "waitlisted")
-    withdrawn = enrolment(course, users.create(), "withdrawn")
+    active = add_enrolment(course, users.create()).id
+    finished = add_enrolment(course, users.create(), "completed").id
+    waitlisted = add_enrolment(course, users.create(), "waitlisted").id
+    withdrawn = add_enrolment(course, users.create(), "withdrawn").id
     for enrollment_id in (active, finished, waitlisted, withdrawn):
         everything_required(enrollment_id, course)
-        done(enrollment_id, course["modules"]["optional"])
+        add_completion(enrollment_id, course["modules"]["optional"])
 
     entries, summary = completion_ok(admin_client, course["id"])
     assert [e["enrollment_id"] for e in entries] == [active, finished]
@@ -323,12 +279,12 @@ def mixed(users, course):
     """Five enrolments: the 2nd and 5th eligible; ids in order."""
     ids = []
     for n in range(5):
-        enrollment_id = enrolment(
+        enrollment_id = add_enrolment(
             course, users.create(full_name=f"学员{n}", email=f"mixed{n}@school{n % 2}.edu.cn")
-        )
+        ).id
         if n in (1, 4):
             everything_required(enrollment_id, course)
-            done(enrollment_id, course["modules"]["optional"])
+            add_completion(enrollment_id, course["modules"]["optional"])
         ids.append(enrollment_id)
     return ids
 
@@ -380,7 +336,7 @@ def test_an_empty_course_has_an_empty_list(admin_client, course):
 def test_completion_is_read_by_admins_and_the_course_instructors_only(
     app, users, client, admin_client, instructor_client, teacher_client, course
 ):
-    enrol(teacher_client, course["id"])
+    enrolled(teacher_client, course["id"])
     assert completion(admin_client, course["id"]).status_code == 200
     assert completion(instructor_client, course["id"]).status_code == 200
 
@@ -395,7 +351,9 @@ def test_completion_is_read_by_admins_and_the_course_instructors_only(
 
 
 def test_a_teacher_gets_404_for_a_draft_course(admin_client, teacher_client, instructor):
-    draft, _ = make_course(admin_client, [NO_QUIZ], instructor=instructor, publish=False)
+    draft = make_course(
+        admin_client, [NO_QUIZ], instructor=instructor, publish=False, base=FULL_COURSE
+    )
     assert_problem(completion(teacher_client, draft["id"]), 404)
     assert completion(admin_client, draft["id"]).status_code == 200
 
@@ -404,7 +362,7 @@ def test_a_teacher_gets_404_for_a_draft_course(admin_client, teacher_client, ins
 
 
 def test_progress_gives_the_verdict_with_its_reasons(teacher_client, instructor_client, course):
-    enrollment_id = enrol(teacher_client, course["id"])["id"]
+    enrollment_id = enrolled(teacher_client, course["id"])["id"]
     assert complete(teacher_client, course["modules"]["theory"]["id"]).status_code == 201
     body = progress_ok(teacher_client, enrollment_id)
     modules = course["modules"]
@@ -421,13 +379,19 @@ def test_progress_gives_the_verdict_with_its_reasons(teacher_client, instructor_
 def test_an_unreleased_pass_counts_for_staff_but_not_yet_for_the_teacher(
     admin_client, teacher_client, instructor, instructor_client
 ):
-    course, modules = make_course(
-        admin_client, MODULES, instructor=instructor, grade_release="manual", **MIN_HOURS
+    course = make_course(
+        admin_client,
+        MODULES,
+        instructor=instructor,
+        grade_release="manual",
+        **MIN_HOURS,
+        base=FULL_COURSE,
     )
+    modules = course["modules"]
     theory, quiz, optional, practical, _ = modules
-    enrollment_id = enrol(teacher_client, course["id"])["id"]
-    done(enrollment_id, theory, quiz, optional)
-    graded(enrollment_id, practical, True)
+    enrollment_id = enrolled(teacher_client, course["id"])["id"]
+    add_completion(enrollment_id, theory, quiz, optional)
+    add_submission(enrollment_id, practical, status="graded", passed=True)
 
     teacher_view = progress_ok(teacher_client, enrollment_id)
     assert (teacher_view["view"], teacher_view["eligible"]) == ("teacher", False)
@@ -455,20 +419,22 @@ def test_an_unreleased_pass_counts_for_staff_but_not_yet_for_the_teacher(
 
 def _course_with_enrolments(users, admin_client, instructor, enrolments: int, repeats: int = 1):
     """A course with ``MODULES * repeats`` and ``enrolments`` teachers in various states."""
-    course, modules = make_course(
-        admin_client, MODULES * repeats, instructor=instructor, **MIN_HOURS
+    course = make_course(
+        admin_client, MODULES * repeats, instructor=instructor, **MIN_HOURS, base=FULL_COURSE
     )
+    modules = course["modules"]
     for n in range(enrolments):
-        enrollment_id = enrolment({"id": course["id"]}, users.create(password=None))
+        enrollment_id = add_enrolment({"id": course["id"]}, users.create(password=None)).id
         if n % 2:
-            done(enrollment_id, *(m for m in modules if m["kind"] == "theory"))
+            add_completion(enrollment_id, *(m for m in modules if m["kind"] == "theory"))
         if n % 3:
             for m in modules:
                 if m["kind"] == "practical":
-                    graded(enrollment_id, m, n % 3 == 1)
+                    add_submission(enrollment_id, m, status="graded", passed=n % 3 == 1)
     return course["id"]
 
 
+@pytest.mark.slow
 def test_the_query_count_does_not_grow_with_enrolments_or_modules(
     users, admin_client, instructor, instructor_client, count_queries
 ):
@@ -493,7 +459,7 @@ def test_the_query_count_does_not_grow_with_enrolments_or_modules(
 def test_batches_follow_each_other_without_losing_or_repeating_anyone(
     monkeypatch, admin_client, course, mixed, count_queries
 ):
-    import lms.certificates.completion as service
+    import lms.completion.eligibility as service
 
     completion_ok(admin_client, course["id"])
     with count_queries() as one_batch:

@@ -16,15 +16,14 @@ from sqlalchemy import select
 
 from bench import service_rows
 from lms.catalog.models import Course
-from lms.certificates import completion as completion_service
-from lms.core.db import utcnow
+from lms.completion import eligibility as completion_service
+from lms.completion import progress as progress_service
+from lms.core import bulk
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from lms.learning import progress as progress_service
-from lms.learning.models import ModuleCompletion, QuizAttempt
-from tests.catalog.helpers import PRACTICAL
-from tests.conftest import POSTGRES
-from tests.learning import NO_QUIZ, WITH_QUIZ, add_submission, make_course
+from tests.builders import add_completion, add_enrolment, add_quiz_attempt, add_submission
+from tests.http import make_course
+from tests.payloads import FULL_COURSE, NO_QUIZ, PRACTICAL, WITH_QUIZ
 
 OPTIONAL_THEORY = {**NO_QUIZ, "title": "选修：数字孪生", "hours": 2, "required": False}
 OPTIONAL_PRACTICAL = {**PRACTICAL, "title": "选修：边缘计算实训", "hours": 4, "required": False}
@@ -33,58 +32,41 @@ NAMES = ("theory", "quiz", "optional", "practical", "elective")
 ENROLMENTS = 30
 
 
-def _quiz_attempt(enrollment_id, module, attempt_no, passed) -> None:
-    db.session.add(
-        QuizAttempt(
-            enrollment_id=enrollment_id,
-            module_id=module["id"],
-            attempt_no=attempt_no,
-            answers=[],
-            score=Decimal(5 if passed else 2),
-            max_score=Decimal(5),
-            percent=Decimal(100 if passed else 40),
-            passed=passed,
-        )
-    )
-
-
-def _completed(enrollment_id, module, how) -> None:
-    db.session.add(ModuleCompletion(enrollment_id=enrollment_id, module_id=module["id"], how=how))
-
-
 def _progress_of(n: int, enrollment_id: int, modules: dict) -> None:
     """Enrolment number ``n`` in one of many combinations of states."""
     if n % 2:
-        _completed(enrollment_id, modules["theory"], "manual")
+        add_completion(enrollment_id, modules["theory"], how="manual")
     if n % 3 == 0:
-        _quiz_attempt(enrollment_id, modules["quiz"], 1, False)
+        add_quiz_attempt(enrollment_id, modules["quiz"], 40, attempt_no=1)
     elif n % 3 == 1:
-        _quiz_attempt(enrollment_id, modules["quiz"], 1, True)
-        _completed(enrollment_id, modules["quiz"], "quiz")
+        add_quiz_attempt(enrollment_id, modules["quiz"], 100, attempt_no=1)
+        add_completion(enrollment_id, modules["quiz"], how="quiz")
     if n % 4 == 1:
-        _completed(enrollment_id, modules["optional"], "manual")
+        add_completion(enrollment_id, modules["optional"], how="manual")
     practical = modules["practical"]
     match n % 6:
         case 1:
-            add_submission(enrollment_id, practical, 1, "graded", True)
+            add_submission(enrollment_id, practical, attempt_no=1, status="graded", passed=True)
         case 2:
-            add_submission(enrollment_id, practical, 1, "graded", False)
+            add_submission(enrollment_id, practical, attempt_no=1, status="graded", passed=False)
         case 3:  # failed, then passed
-            add_submission(enrollment_id, practical, 1, "graded", False)
-            add_submission(enrollment_id, practical, 2, "graded", True)
+            add_submission(enrollment_id, practical, attempt_no=1, status="graded", passed=False)
+            add_submission(enrollment_id, practical, attempt_no=2, status="graded", passed=True)
         case 4:  # passed, then a new attempt not graded yet: hours stay, status does not
-            add_submission(enrollment_id, practical, 1, "graded", True)
-            add_submission(enrollment_id, practical, 2, "submitted")
+            add_submission(enrollment_id, practical, attempt_no=1, status="graded", passed=True)
+            add_submission(enrollment_id, practical, attempt_no=2, status="submitted")
         case 5:
-            add_submission(enrollment_id, practical, 1, "returned", False)
+            add_submission(enrollment_id, practical, attempt_no=1, status="returned", passed=False)
     if n % 2 == 0:
-        add_submission(enrollment_id, modules["elective"], 1, "graded", True)
+        add_submission(
+            enrollment_id, modules["elective"], attempt_no=1, status="graded", passed=True
+        )
 
 
 def _mixed_course(admin_client, users, instructor, enrolments: int, code: str) -> Course:
     """A course (manual grade release) with ``enrolments`` enrolments in mixed states, the
     last one withdrawn."""
-    course, bodies = make_course(
+    course = make_course(
         admin_client,
         MODULES,
         instructor=instructor,
@@ -92,21 +74,13 @@ def _mixed_course(admin_client, users, instructor, enrolments: int, code: str) -
         min_theory_hours=6,
         min_practical_hours=8,
         grade_release="manual",
+        base=FULL_COURSE,
     )
+    bodies = course["modules"]
     modules = dict(zip(NAMES, bodies, strict=True))
-    now = utcnow()
     for n in range(enrolments):
         status = "withdrawn" if n == enrolments - 1 else "active"
-        row = Enrollment(
-            course_id=course["id"],
-            user_id=users.create(password=None).id,
-            status=status,
-            source="admin",
-            queued_at=now,
-            activated_at=now,
-        )
-        db.session.add(row)
-        db.session.flush()
+        row = add_enrolment(course, users.create(password=None), status)
         _progress_of(n, row.id, modules)
     db.session.commit()
     return db.session.get(Course, course["id"])
@@ -192,13 +166,12 @@ def test_the_collector_is_paused_during_a_batch_and_restored_after(monkeypatch, 
     finally:
         gc.enable()
     with pytest.raises(RuntimeError):  # and an error does not leave it off
-        with progress_service.gc_paused():
+        with bulk.gc_paused():
             raise RuntimeError("boom")
     assert gc.isenabled()
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES, reason="the benchmark's SQL aggregate is PostgreSQL")
+@pytest.mark.postgres  # the benchmark's SQL aggregate is PostgreSQL's
 def test_the_benchmark_aggregate_reaches_the_services_verdicts(mixed_course):
     logged = []
     row = service_rows.completion_row(100, logged.append)  # raises when they disagree
@@ -243,7 +216,7 @@ def test_a_missed_row_says_where_its_time_went(mixed_course):
         return 0.1
 
     spots = service_rows.python_hot_spots(evaluation)
-    assert spots.startswith("CPU under cProfile ") and "learning.progress." in spots
+    assert spots.startswith("CPU under cProfile ") and "completion.progress." in spots
     assert service_rows.statement_kind("INSERT INTO audit_events (at) VALUES (1)") == (
         "INSERT audit_events"
     )

@@ -24,8 +24,7 @@ from referencing.exceptions import NoSuchResource
 from config import ConfigError
 from lms.certificates import signing
 from lms.extensions import db
-from tests.certificates.helpers import certificate_course, issued_certificate
-from tests.factories import ApiClient, assert_problem
+from tests.http import ApiClient, assert_problem, certificate_course, client_for, issued_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_NAME = "ob_v3p0_achievementcredential_schema.json"
@@ -67,12 +66,6 @@ def schema_errors(validator, document) -> list[str]:
     ]
 
 
-def login(app, user) -> ApiClient:
-    client = ApiClient(app.test_client())
-    client.login(user.email)
-    return client
-
-
 @pytest.fixture
 def setup(admin_client, users):
     """A valid certificate of 李明 (2 theory hours) at the Guangzhou course."""
@@ -83,7 +76,7 @@ def setup(admin_client, users):
 
 @pytest.fixture
 def holder(app, setup) -> ApiClient:
-    return login(app, setup["user"])
+    return client_for(app, setup["user"])
 
 
 def credential_url(setup, suffix: str = "") -> str:
@@ -293,7 +286,7 @@ def test_holder_and_admin_read_the_credential(holder, admin_client, setup, suffi
 @pytest.mark.parametrize("suffix", ["", ".jwt"])
 def test_teacher_cannot_read_another_teachers_credential(app, users, setup, suffix):
     for role in ("teacher", "instructor"):
-        other = login(app, users.create(role=role))
+        other = client_for(app, users.create(role=role))
         assert_problem(other.get(credential_url(setup, suffix)), 404)
 
 
@@ -411,11 +404,12 @@ def test_a_key_file_is_loaded_once_and_published(tmp_path):
     assert key.public_jwk["x"] == _b64url_encode(raw)
 
 
+@pytest.mark.slow
 def test_app_does_not_start_with_a_bad_signing_key(tmp_path):
     bad = tmp_path / "ec.pem"
     bad.write_bytes(_pem(ec.generate_private_key(ec.SECP256R1())))
     code = (
-        "import sys; from lms import create_app; create_app({'LMS_ENV': 'testing', "
+        "import sys; from lms.app import create_app; create_app({'LMS_ENV': 'testing', "
         "'LMS_SIGNING_KEY': sys.argv[1], 'SQLALCHEMY_DATABASE_URI': 'sqlite://'})"
     )
     result = subprocess.run(

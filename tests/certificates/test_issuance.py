@@ -12,19 +12,19 @@ import pytest
 from sqlalchemy import select, update
 
 from lms.audit.models import AuditEvent
+from lms.certificates.issuance import add_months
 from lms.certificates.models import Certificate, CertificateSequence
-from lms.certificates.services import add_months
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from tests.certificates.helpers import (
+from tests.http import (
+    assert_problem,
     certificate_course,
+    client_for,
     eligible_enrollment,
     ineligible_enrollment,
     issue,
     issued_certificate,
 )
-from tests.factories import assert_problem
-from tests.learning import client_for
 
 SERIAL = re.compile(r"^(?P<code>[A-Z0-9-]+)-(?P<year>\d{4})-(?P<no>\d{5})$")
 

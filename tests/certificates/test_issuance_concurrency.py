@@ -12,7 +12,6 @@ one certificate, but requests fail; without the index as well, duplicates appear
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -23,13 +22,15 @@ from sqlalchemy import func, insert, select
 from lms.audit.models import AuditEvent
 from lms.audit.services import verify_chain
 from lms.catalog.models import Course
-from lms.certificates import services
-from lms.certificates.models import Certificate, CertificateSequence
+from lms.certificates import issuance
+from lms.certificates.models import ONE_VALID_INDEX, Certificate, CertificateSequence
+from lms.core import bulk
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from lms.learning.models import ModuleCompletion
 from tests import evidence, races
-from tests.factories import ApiClient, UserFactory
+from tests.builders import UserFactory, add_completion
+from tests.http import client_for, enrolled, make_course, token_client
+from tests.payloads import TWO_HOUR_THEORY
 from tests.races import (
     REQUESTS_FIRED,
     control_caught,
@@ -42,69 +43,31 @@ pytestmark = races.PYTESTMARK
 
 THREADS = 50
 REPEATS = races.REPEATS
-_codes = itertools.count(1)
 
 
 @pytest.fixture
 def admin_token(app) -> str:
     with app.app_context():
         admin = UserFactory().create(role="admin")
-    client = ApiClient(app.test_client())
-    client.login(admin.email)
-    response = client.post("/api/v1/auth/tokens", json={"name": "race"})
+    response = client_for(app, admin).post("/api/v1/auth/tokens", json={"name": "race"})
     assert response.status_code == 201, response.get_json()
     return response.get_json()["token"]
-
-
-def admin_client(app, token: str) -> ApiClient:
-    client = ApiClient(app.test_client())
-    client.bearer = token
-    return client
-
-
-def make_course(app, token: str) -> tuple[int, int]:
-    """A committed, published course with one theory module: (course_id, module_id)."""
-    client = admin_client(app, token)
-    response = client.post(
-        "/api/v1/courses",
-        json={
-            "code": f"GZ-CERT-RACE-{next(_codes)}",
-            "title": "工业互联网产教融合教师研修·广州站",
-            "starts_on": "2020-12-02",
-            "ends_on": "2020-12-08",
-        },
-    )
-    assert response.status_code == 201, response.get_json()
-    course_id = response.get_json()["id"]
-    module = client.post(
-        f"/api/v1/courses/{course_id}/modules",
-        json={"kind": "theory", "title": "工业互联网体系架构", "hours": 2},
-    ).get_json()
-    assert client.post(f"/api/v1/courses/{course_id}/publish").status_code == 200
-    return course_id, module["id"]
 
 
 def enrol_eligible(app, token: str, course_id: int, module_id: int) -> int:
     """A new teacher enrolled by the admin, with the module completed: the enrolment id."""
     with app.app_context():
         teacher = UserFactory().create(role="teacher")
-    response = admin_client(app, token).post(
-        f"/api/v1/courses/{course_id}/enrollments", json={"user_id": teacher.id}
-    )
-    assert response.status_code == 201, response.get_json()
-    enrollment_id = response.get_json()["id"]
+    enrollment_id = enrolled(token_client(app, token), course_id, user_id=teacher.id)["id"]
     with app.app_context():
-        db.session.add(
-            ModuleCompletion(enrollment_id=enrollment_id, module_id=module_id, how="manual")
-        )
-        db.session.commit()
+        add_completion(enrollment_id, module_id)
     return enrollment_id
 
 
 def eligible_enrollment(app, token: str) -> tuple[int, int]:
     """A committed course and an eligible active enrolment: (course_id, enrollment_id)."""
-    course_id, module_id = make_course(app, token)
-    return course_id, enrol_eligible(app, token, course_id, module_id)
+    course = make_course(token_client(app, token), [TWO_HOUR_THEORY])
+    return course["id"], enrol_eligible(app, token, course["id"], course["modules"][0]["id"])
 
 
 def issue_together(app, token: str, course_id: int, enrollment_id: int | None, threads=THREADS):
@@ -114,7 +77,7 @@ def issue_together(app, token: str, course_id: int, enrollment_id: int | None, t
     payload = (
         {"all_eligible": True} if enrollment_id is None else {"enrollment_ids": [enrollment_id]}
     )
-    clients = [admin_client(app, token) for _ in range(threads)]
+    clients = [token_client(app, token) for _ in range(threads)]
     evidence.add(REQUESTS_FIRED, threads)
     barrier = threading.Barrier(threads, timeout=60)
 
@@ -179,11 +142,12 @@ def test_issuances_racing_withdrawals_certify_exactly_the_teachers_who_stayed(
     withdrawn at the same moment. Each ends either completed with one certificate (its
     withdrawal, later, gets 409 not-withdrawable) or withdrawn with none (its issuance skips
     it as not_active); the serials are consecutive, the seats exact."""
-    course_id, module_id = make_course(app, admin_token)
+    course = make_course(token_client(app, admin_token), [TWO_HOUR_THEORY])
+    course_id, module_id = course["id"], course["modules"][0]["id"]
     ids = [enrol_eligible(app, admin_token, course_id, module_id) for _ in range(12)]
     leaving = ids[::2]
-    issuers = [admin_client(app, admin_token) for _ in ids]
-    removers = [admin_client(app, admin_token) for _ in leaving]
+    issuers = [token_client(app, admin_token) for _ in ids]
+    removers = [token_client(app, admin_token) for _ in leaving]
     url = f"/api/v1/courses/{course_id}/certificates"
 
     results = fire_together(
@@ -233,12 +197,13 @@ def test_issuances_racing_withdrawals_certify_exactly_the_teachers_who_stayed(
     race_passed("12 issuances racing 6 withdrawals")
 
 
-_insert_ignoring = services._insert_ignoring
+_insert_ignoring = bulk.insert_ignoring
 
 
 @pytest.mark.parametrize("run", REPEATS)
 def test_ten_simultaneous_bulk_issuances_issue_each_enrolment_once(app, admin_token, run):
-    course_id, module_id = make_course(app, admin_token)
+    course = make_course(token_client(app, admin_token), [TWO_HOUR_THEORY])
+    course_id, module_id = course["id"], course["modules"][0]["id"]
     enrollment_ids = [enrol_eligible(app, admin_token, course_id, module_id) for _ in range(20)]
 
     results = issue_together(app, admin_token, course_id, None, threads=10)
@@ -271,8 +236,8 @@ def test_control_plain_insert_with_the_index_fails_requests_but_never_duplicates
     app, admin_token, monkeypatch
 ):
     course_id, enrollment_id = eligible_enrollment(app, admin_token)
-    monkeypatch.setattr(services, "_insert_ignoring", _naive_insert)
-    monkeypatch.setattr(services, "_issued_while_waiting", lambda ids: {})
+    monkeypatch.setattr(bulk, "insert_ignoring", _naive_insert)
+    monkeypatch.setattr(issuance, "_issued_while_waiting", lambda ids: {})
 
     results = issue_together(app, admin_token, course_id, enrollment_id)
 
@@ -284,15 +249,15 @@ def test_control_plain_insert_with_the_index_fails_requests_but_never_duplicates
 
 
 def _one_valid_index():
-    (index,) = [i for i in Certificate.__table__.indexes if i.name == services.ONE_VALID_INDEX]
+    (index,) = [i for i in Certificate.__table__.indexes if i.name == ONE_VALID_INDEX]
     return index
 
 
 def test_control_without_the_partial_unique_index_duplicates_appear(app, admin_token, monkeypatch):
     course_id, enrollment_id = eligible_enrollment(app, admin_token)
     # A naive check-then-insert: no ON CONFLICT, no second look after the row locks.
-    monkeypatch.setattr(services, "_insert_ignoring", _naive_insert)
-    monkeypatch.setattr(services, "_issued_while_waiting", lambda ids: {})
+    monkeypatch.setattr(bulk, "insert_ignoring", _naive_insert)
+    monkeypatch.setattr(issuance, "_issued_while_waiting", lambda ids: {})
     index = _one_valid_index()
     with app.app_context():
         with db.engine.begin() as conn:

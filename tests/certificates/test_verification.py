@@ -9,8 +9,7 @@ from sqlalchemy import select, update
 
 from lms.certificates.models import Certificate
 from lms.extensions import db
-from tests.certificates.helpers import certificate_course, issued_certificate
-from tests.factories import assert_problem
+from tests.http import assert_problem, certificate_course, issued_certificate
 
 PUBLIC_FIELDS = {
     "status",

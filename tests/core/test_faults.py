@@ -49,8 +49,8 @@ from sqlalchemy.exc import InternalError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from lms import create_app
 from lms.accounts.models import User
+from lms.app import create_app
 from lms.audit import services as audit_services
 from lms.catalog.models import Course
 from lms.certificates import pdf as certificate_pdf
@@ -58,17 +58,22 @@ from lms.certificates.models import Certificate
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.practicals.models import Grade, GradeRevision, Submission
-from tests import evidence, races
-from tests.catalog.helpers import published_course
-from tests.certificates.helpers import (
+from tests import evidence
+from tests.builders import UserFactory
+from tests.enrollments.test_roster_import import csv_bytes, roster, upload
+from tests.http import (
+    ApiClient,
+    assert_problem,
     certificate_course,
+    client_for,
     eligible_enrollment,
     issued_certificate,
+    make_course,
+    practical_setup,
+    submit,
+    submitted,
 )
-from tests.conftest import POSTGRES
-from tests.enrollments.test_roster_import import csv_bytes, roster, upload
-from tests.factories import ApiClient, UserFactory, assert_problem
-from tests.practicals.helpers import practical_setup, submit, submitted
+from tests.payloads import COURSE, THEORY
 
 pytestmark = pytest.mark.real_db
 
@@ -239,7 +244,7 @@ class World:
         with self.app.app_context():
             user = self.factory.create(role="teacher", **fields)
             user_id, email = user.id, user.email
-        return user_id, races.client_for(self.app, email)
+        return user_id, client_for(self.app, email, own_address=True)
 
 
 @pytest.fixture
@@ -247,7 +252,7 @@ def world(app):
     factory = UserFactory()
     with app.app_context():
         email = factory.create(role="admin", full_name="王教务").email
-    yield World(app, factory, races.client_for(app, email), email)
+    yield World(app, factory, client_for(app, email, own_address=True), email)
     # Before the real_db clean-up empties the tables: a reissued certificate and the one
     # it replaces point at each other, which SQLite's row-by-row foreign keys refuse to
     # delete in one statement.
@@ -283,8 +288,13 @@ def count(model, *where) -> int:
 
 
 def enrolment(world: World) -> Scenario:
-    course = published_course(
-        world.admin, code=f"FAULT-ENR-{next(_codes)}", capacity=3, waitlist_enabled=False
+    course = make_course(
+        world.admin,
+        [THEORY],
+        base=COURSE,
+        code=f"FAULT-ENR-{next(_codes)}",
+        capacity=3,
+        waitlist_enabled=False,
     )
     teacher_id, _ = world.teacher()
 
@@ -308,8 +318,13 @@ def enrolment(world: World) -> Scenario:
 
 
 def withdrawal_with_promotion(world: World) -> Scenario:
-    course = published_course(
-        world.admin, code=f"FAULT-WD-{next(_codes)}", capacity=1, waitlist_enabled=True
+    course = make_course(
+        world.admin,
+        [THEORY],
+        base=COURSE,
+        code=f"FAULT-WD-{next(_codes)}",
+        capacity=1,
+        waitlist_enabled=True,
     )
     url = f"/api/v1/courses/{course['id']}/enrollments"
     ids = []
@@ -365,8 +380,13 @@ def user_import(world: World) -> Scenario:
 
 
 def roster_import(world: World) -> Scenario:
-    course = published_course(
-        world.admin, code=f"FAULT-ROS-{next(_codes)}", capacity=10, waitlist_enabled=False
+    course = make_course(
+        world.admin,
+        [THEORY],
+        base=COURSE,
+        code=f"FAULT-ROS-{next(_codes)}",
+        capacity=10,
+        waitlist_enabled=False,
     )
     content = csv_bytes(roster(4))
 
@@ -636,7 +656,6 @@ def test_a_failure_mid_service_leaves_nothing_and_the_next_request_succeeds(
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)")
 def test_connections_killed_while_idle_in_the_pool_are_replaced_transparently(
     app, world, admin_engine
 ):
@@ -672,7 +691,6 @@ def test_connections_killed_while_idle_in_the_pool_are_replaced_transparently(
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)")
 def test_negative_control_without_pre_ping_the_first_request_after_a_kill_answers_503(
     app, world, admin_engine, tmp_path
 ):
@@ -689,7 +707,7 @@ def test_negative_control_without_pre_ping_the_first_request_after_a_kill_answer
         }
     )
     try:
-        client = races.client_for(plain, world.admin_email)
+        client = client_for(plain, world.admin_email, own_address=True)
         assert client.get("/api/v1/auth/me").status_code == 200
         with plain.app_context():
             pids_before = set(idle_backends(admin_engine))

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from lms import create_app
-from tests.factories import assert_problem
+from lms.app import create_app
+from tests.http import assert_problem
 
 
 def test_unknown_api_route_is_404_problem(client):

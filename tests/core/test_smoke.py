@@ -1,4 +1,4 @@
-from tests.factories import assert_problem
+from tests.http import assert_problem
 
 
 def test_healthz_answers_ok(client):

@@ -8,8 +8,9 @@ import openpyxl
 import pytest
 from werkzeug.datastructures import FileStorage
 
+from lms.accounts import people
 from lms.accounts.models import User
-from lms.core import tabular
+from lms.core import bulk, tabular
 from lms.core.errors import Invalid
 
 
@@ -27,7 +28,7 @@ def errors_of(excinfo) -> list[dict]:
 
 
 def table(text: str, encoding="utf-8") -> tabular.Table:
-    return tabular.read_table(text.encode(encoding))
+    return people.read_people(text.encode(encoding))
 
 
 # --- detection and decoding ------------------------------------------------------------------
@@ -47,7 +48,7 @@ def test_gb18030_is_tried_only_when_utf8_fails():
 
 def test_bytes_that_are_neither_utf8_nor_gb18030_are_refused():
     with pytest.raises(Invalid) as excinfo:
-        tabular.read_table(b"email,full_name\n\xff\xff,x\n")
+        people.read_people(b"email,full_name\n\xff\xff,x\n")
     assert "GB18030" in errors_of(excinfo)[0]["message"]
 
 
@@ -63,7 +64,7 @@ def test_bytes_that_are_neither_utf8_nor_gb18030_are_refused():
 )
 def test_non_spreadsheets_are_refused_as_file_errors(content, words):
     with pytest.raises(Invalid) as excinfo:
-        tabular.read_table(content)
+        people.read_people(content)
     [error] = errors_of(excinfo)
     assert (error["row"], error["field"]) == (None, "file")
     assert words in error["message"]
@@ -75,14 +76,14 @@ def test_a_zip_that_is_not_a_workbook_is_refused():
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("hello.txt", "email,full_name\n")
     with pytest.raises(Invalid) as excinfo:
-        tabular.read_table(buffer.getvalue())
+        people.read_people(buffer.getvalue())
     assert "XLSX" in errors_of(excinfo)[0]["message"]
 
 
 def test_a_workbook_that_unpacks_too_large_is_refused(monkeypatch):
     monkeypatch.setattr(tabular, "MAX_XLSX_UNPACKED", 100)
     with pytest.raises(Invalid) as excinfo:
-        tabular.read_table(xlsx([["email", "full_name"], ["a@x.cn", "甲"]]))
+        people.read_people(xlsx([["email", "full_name"], ["a@x.cn", "甲"]]))
     assert "too large" in errors_of(excinfo)[0]["message"]
 
 
@@ -99,7 +100,7 @@ def test_unsniffable_text_falls_back_to_comma():
 
 def test_file_storage_is_accepted():
     storage = FileStorage(io.BytesIO("email,full_name\na@x.cn,甲\n".encode()), "t.csv")
-    assert len(tabular.read_table(storage).rows) == 1
+    assert len(people.read_people(storage).rows) == 1
 
 
 def test_quoted_multiline_cell_keeps_row_numbers_of_records():
@@ -148,7 +149,7 @@ def test_header_after_blank_lines_keeps_spreadsheet_numbering():
 
 
 def test_trailing_empty_header_cells_are_ignored():
-    result = tabular.read_table(xlsx([["email", "full_name", None, None], ["a@x.cn", "甲"]]))
+    result = people.read_people(xlsx([["email", "full_name", None, None], ["a@x.cn", "甲"]]))
     assert result.columns == ("email", "full_name")
 
 
@@ -156,7 +157,7 @@ def test_trailing_empty_header_cells_are_ignored():
 
 
 def test_xlsx_cells_become_trimmed_text():
-    result = tabular.read_table(
+    result = people.read_people(
         xlsx(
             [
                 ["email", "full_name", "phone", "staff_no", "title", "department"],
@@ -175,7 +176,7 @@ def test_xlsx_cells_become_trimmed_text():
 
 
 def test_empty_rows_are_skipped_and_short_rows_padded():
-    result = tabular.read_table(
+    result = people.read_people(
         xlsx([["email", "full_name", "phone"], [None, None], ["a@x.cn"], [" ", ""]])
     )
     assert result.rows == [
@@ -191,9 +192,9 @@ def test_cells_beyond_the_header_are_refused():
 
 def test_row_limit_is_enforced():
     text = "email,full_name\n" + "".join(f"u{i}@x.cn,甲\n" for i in range(4))
-    assert len(tabular.read_table(text.encode(), max_rows=4).rows) == 4
+    assert len(people.read_people(text.encode(), max_rows=4).rows) == 4
     with pytest.raises(Invalid) as excinfo:
-        tabular.read_table(text.encode(), max_rows=3)
+        people.read_people(text.encode(), max_rows=3)
     assert "more than 3" in errors_of(excinfo)[0]["message"]
 
 
@@ -210,7 +211,7 @@ def test_valid_people_keep_only_given_fields_with_roles_resolved():
         "email,full_name,role,phone\nLi@X.cn,李明,讲师,\nwang@x.cn,王,,\n"
         "zhao@x.cn,赵,Admin,+86 138-0013-8000\n"
     )
-    valid, errors = tabular.validate_people(result)
+    valid, errors = people.validate_people(result)
     assert errors == []
     assert [r.values for r in valid] == [
         {"email": "li@x.cn", "full_name": "李明", "role": "instructor"},
@@ -235,7 +236,7 @@ def test_valid_people_keep_only_given_fields_with_roles_resolved():
     ],
 )
 def test_role_aliases(role, expected):
-    valid, _ = tabular.validate_people(table(f"email,full_name,role\na@x.cn,甲,{role}\n"))
+    valid, _ = people.validate_people(table(f"email,full_name,role\na@x.cn,甲,{role}\n"))
     assert valid[0].values["role"] == expected
 
 
@@ -244,7 +245,7 @@ def test_field_errors_name_row_and_field():
         "email,full_name,phone,role\nnot-an-email,甲,,\nb@x.cn,,call me,boss\n"
         f"c@x.cn,{'名' * 101},,\n"
     )
-    valid, errors = tabular.validate_people(result)
+    valid, errors = people.validate_people(result)
     assert valid == []
     assert sorted((e["row"], e["field"]) for e in errors) == [
         (2, "email"),
@@ -258,7 +259,7 @@ def test_field_errors_name_row_and_field():
 
 def test_duplicate_emails_are_an_error_on_the_later_rows_only():
     result = table("email,full_name\na@x.cn,甲\nb@x.cn,乙\nA@X.CN,丙\na@x.cn,丁\n")
-    valid, errors = tabular.validate_people(result)
+    valid, errors = people.validate_people(result)
     assert [r.number for r in valid] == [2, 3]
     assert [(e["row"], e["field"]) for e in errors] == [(4, "email"), (5, "email")]
     assert "row 2" in errors[0]["message"]
@@ -279,14 +280,14 @@ def test_raise_if_errors_sorts_caps_and_counts(monkeypatch):
 
 
 def test_chunked():
-    assert list(tabular.chunked([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
+    assert list(bulk.chunked([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
 
 
 def test_fetch_by_runs_one_query_per_batch(users, count_queries):
     made = [users.create(email=f"batch{i}@x.cn") for i in range(5)]
     keys = [u.email for u in made] + ["absent@x.cn", "batch0@x.cn"]
     with count_queries() as queries:
-        found = tabular.fetch_by(User.email, keys, batch_size=3)
+        found = bulk.fetch_by(User.email, keys, batch_size=3)
     assert len(queries) == 2  # 6 distinct keys
     assert {email: user.id for email, user in found.items()} == {u.email: u.id for u in made}
 
@@ -299,6 +300,6 @@ def test_unterminated_quote_is_refused_rather_than_swallowing_rows():
 
 def test_duplicates_are_found_even_when_the_first_row_is_invalid_otherwise():
     result = table("email,full_name,phone\na@x.cn,甲,call me\nA@x.cn,乙,\n")
-    valid, errors = tabular.validate_people(result)
+    valid, errors = people.validate_people(result)
     assert valid == []
     assert [(e["row"], e["field"]) for e in errors] == [(2, "phone"), (3, "email")]

@@ -1,4 +1,4 @@
-"""The fast paths of lms.core.tabular: PlainChecks loads exactly what the schema loads,
+"""The fast path of lms.accounts.people: fast_person_row loads exactly what the schema loads,
 ``among`` finds what ``IN`` finds, ``insert_rows`` keeps the list order."""
 
 from __future__ import annotations
@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from lms.accounts import people
 from lms.accounts.models import User
 from lms.audit import services as audit
 from lms.audit.models import AuditEvent
-from lms.core import tabular
+from lms.core import bulk
 
 VALID_ROWS = [
     {"email": "li.ming@gdqy.edu.cn", "full_name": "李明"},
@@ -41,21 +42,21 @@ DOUBTFUL_ROWS = [
 
 @pytest.mark.parametrize("given", VALID_ROWS)
 def test_plain_checks_load_what_the_schema_loads(given):
-    schema = tabular.PersonRow()
-    loaded = tabular.PlainChecks(schema).load(given)
+    schema = people.PersonRow()
+    loaded = people.fast_person_row(given)
     assert loaded is not None
     assert loaded == schema.load(given)
 
 
 @pytest.mark.parametrize("given", DOUBTFUL_ROWS)
 def test_plain_checks_leave_every_doubtful_row_to_the_schema(given):
-    assert tabular.PlainChecks(tabular.PersonRow()).load(given) is None
+    assert people.fast_person_row(given) is None
 
 
 def test_invalid_rows_keep_the_schemas_messages():
     text = "email,full_name,phone\nbad,甲,\nok@x.cn,,12\nfine@x.cn,乙,\n"
-    table = tabular.read_table(text.encode())
-    valid, errors = tabular.validate_people(table)
+    table = people.read_people(text.encode())
+    valid, errors = people.validate_people(table)
     assert [row.values["email"] for row in valid] == ["fine@x.cn"]
     assert [(e["row"], e["field"], e["message"]) for e in errors] == [
         (2, "email", "Not a valid email address."),
@@ -69,13 +70,13 @@ def test_among_matches_in_for_text_and_integer_keys(users):
     made = [users.create(email=email) for email in awkward]
     emails = [*awkward, "absent@x.cn"]
     found = set(
-        User.query.session.scalars(select(User.email).where(tabular.among(User.email, emails)))
+        User.query.session.scalars(select(User.email).where(bulk.among(User.email, emails)))
     )
     assert found == set(awkward)
     ids = [u.id for u in made[:2]] + [10**9]
-    found_ids = set(User.query.session.scalars(select(User.id).where(tabular.among(User.id, ids))))
+    found_ids = set(User.query.session.scalars(select(User.id).where(bulk.among(User.id, ids))))
     assert found_ids == {u.id for u in made[:2]}
-    assert list(User.query.session.scalars(select(User.id).where(tabular.among(User.id, [])))) == []
+    assert list(User.query.session.scalars(select(User.id).where(bulk.among(User.id, [])))) == []
 
 
 def test_insert_rows_returns_ids_in_list_order(users):

@@ -14,7 +14,6 @@ Withdraw-and-promote races are in test_promotion_concurrency.py.
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -24,28 +23,24 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, func, select, update
 
-from lms import create_app
+from lms.app import create_app
 from lms.catalog.models import Course
 from lms.enrollments import services as enrollment_services
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from tests import evidence, races
-from tests.factories import ApiClient
+from tests.builders import create_users
+from tests.http import ApiClient, client_for, make_course, token_clients
 from tests.races import (
-    client_for,
     control_caught,
-    create_users,
     fire_together,
     no_server_errors,
     race_passed,
-    token_clients,
 )
 
 pytestmark = races.PYTESTMARK
 
 REPEATS = races.REPEATS
-THEORY = {"kind": "theory", "title": "工业互联网体系架构", "hours": 4}
-_codes = itertools.count(1)
 
 
 # --- set-up (committed) --------------------------------------------------------------------
@@ -54,34 +49,11 @@ _codes = itertools.count(1)
 @pytest.fixture
 def admin_client(app):
     (email,) = create_users(app, 1, role="admin")
-    return client_for(app, email)
-
-
-def make_course(admin_client, *, capacity: int, waitlist: bool) -> int:
-    """Create and publish a course over HTTP (each request commits)."""
-    response = admin_client.post(
-        "/api/v1/courses",
-        json={
-            "code": f"GZ-RACE-{next(_codes)}",
-            "title": "工业互联网产教融合教师研修·广州站",
-            "starts_on": "2020-12-02",
-            "ends_on": "2020-12-08",
-            "capacity": capacity,
-            "waitlist_enabled": waitlist,
-            "self_enrollment": True,
-        },
-    )
-    assert response.status_code == 201, response.get_json()
-    course_id = response.get_json()["id"]
-    response = admin_client.post(f"/api/v1/courses/{course_id}/modules", json=THEORY)
-    assert response.status_code == 201, response.get_json()
-    response = admin_client.post(f"/api/v1/courses/{course_id}/publish")
-    assert response.status_code == 200, response.get_json()
-    return course_id
+    return client_for(app, email, own_address=True)
 
 
 def teacher_clients(app, n: int) -> list[ApiClient]:
-    return [client_for(app, email) for email in create_users(app, n)]
+    return [client_for(app, email, own_address=True) for email in create_users(app, n)]
 
 
 # --- firing and reading back ---------------------------------------------------------------
@@ -151,7 +123,9 @@ def capacity_anomalies(app, admin_client, course_id, results, *, capacity: int) 
 
 @pytest.mark.parametrize("run", REPEATS)
 def test_fifty_simultaneous_enrolments_fill_ten_seats_and_waitlist_forty(app, admin_client, run):
-    course_id = make_course(admin_client, capacity=10, waitlist=True)
+    course_id = make_course(admin_client, capacity=10, waitlist_enabled=True, self_enrollment=True)[
+        "id"
+    ]
     clients = teacher_clients(app, 50)
 
     results = enrol_all(clients, course_id)
@@ -198,7 +172,9 @@ def test_two_hundred_simultaneous_enrolments_fill_ninety_seats_and_waitlist_110(
     for every client together): requests wait for a free connection (up to pool_timeout,
     see config._pool_options) instead of failing, and none is answered 5xx.
     """
-    course_id = make_course(admin_client, capacity=90, waitlist=True)
+    course_id = make_course(admin_client, capacity=90, waitlist_enabled=True, self_enrollment=True)[
+        "id"
+    ]
     clients = token_clients(app, 200)  # teachers with API tokens: no 400 login requests
 
     with pool_watch(app) as pool:
@@ -232,9 +208,9 @@ def test_a_request_that_gets_no_connection_in_time_is_answered_503_and_changes_n
         }
     )
     (admin_email,) = create_users(app, 1, role="admin")
-    admin = client_for(tiny, admin_email)
-    course_id = make_course(admin, capacity=5, waitlist=True)
-    teacher = client_for(tiny, create_users(app, 1)[0])
+    admin = client_for(tiny, admin_email, own_address=True)
+    course_id = make_course(admin, capacity=5, waitlist_enabled=True, self_enrollment=True)["id"]
+    teacher = client_for(tiny, create_users(app, 1)[0], own_address=True)
     url = f"/api/v1/courses/{course_id}/enrollments"
     with tiny.app_context():
         engine = db.engine
@@ -258,7 +234,9 @@ def test_a_request_that_gets_no_connection_in_time_is_answered_503_and_changes_n
 def test_fifty_simultaneous_enrolments_without_waitlist_give_ten_seats_and_forty_409(
     app, admin_client, run
 ):
-    course_id = make_course(admin_client, capacity=10, waitlist=False)
+    course_id = make_course(
+        admin_client, capacity=10, waitlist_enabled=False, self_enrollment=True
+    )["id"]
     clients = teacher_clients(app, 50)
 
     results = enrol_all(clients, course_id)
@@ -274,9 +252,11 @@ def test_fifty_simultaneous_enrolments_without_waitlist_give_ten_seats_and_forty
 
 @pytest.mark.parametrize("run", REPEATS)
 def test_twenty_simultaneous_enrolments_of_one_teacher_give_one_enrolment(app, admin_client, run):
-    course_id = make_course(admin_client, capacity=10, waitlist=True)
+    course_id = make_course(admin_client, capacity=10, waitlist_enabled=True, self_enrollment=True)[
+        "id"
+    ]
     (email,) = create_users(app, 1)
-    clients = [client_for(app, email) for _ in range(20)]
+    clients = [client_for(app, email, own_address=True) for _ in range(20)]
 
     results = enrol_all(clients, course_id)
 
@@ -290,7 +270,9 @@ def test_twenty_simultaneous_enrolments_of_one_teacher_give_one_enrolment(app, a
 
 @pytest.mark.parametrize("run", REPEATS)
 def test_five_simultaneous_withdrawals_promote_the_first_five_waitlisted(app, admin_client, run):
-    course_id = make_course(admin_client, capacity=10, waitlist=True)
+    course_id = make_course(admin_client, capacity=10, waitlist_enabled=True, self_enrollment=True)[
+        "id"
+    ]
     clients = teacher_clients(app, 20)
     url = f"/api/v1/courses/{course_id}/enrollments"
     bodies = []
@@ -328,7 +310,9 @@ def test_five_simultaneous_withdrawals_promote_the_first_five_waitlisted(app, ad
 def test_enrolments_and_withdrawals_racing_keep_the_seat_count_exact(app, admin_client, run):
     """Enrolments take the course row before the audit chain; withdrawals must take them in
     the same order, or the two deadlock (and one of them fails)."""
-    course_id = make_course(admin_client, capacity=10, waitlist=True)
+    course_id = make_course(admin_client, capacity=10, waitlist_enabled=True, self_enrollment=True)[
+        "id"
+    ]
     clients = teacher_clients(app, 30)
     url = f"/api/v1/courses/{course_id}/enrollments"
     bodies = [clients[i].post(url, json={}).get_json() for i in range(10)]
@@ -353,7 +337,9 @@ def test_enrolments_and_withdrawals_racing_keep_the_seat_count_exact(app, admin_
 @pytest.mark.parametrize("run", REPEATS)
 def test_closing_a_course_while_teachers_enrol_fails_no_request(app, admin_client, run):
     """Publishing and closing also touch the course row and the audit chain."""
-    course_id = make_course(admin_client, capacity=10, waitlist=True)
+    course_id = make_course(admin_client, capacity=10, waitlist_enabled=True, self_enrollment=True)[
+        "id"
+    ]
     clients = teacher_clients(app, 30)
     url = f"/api/v1/courses/{course_id}/enrollments"
 
@@ -401,7 +387,9 @@ def test_negative_control_a_read_then_write_seat_counter_is_caught(
     clients = token_clients(app, teachers)
     found = []
     for _ in range(5):
-        course_id = make_course(admin_client, capacity=capacity, waitlist=True)
+        course_id = make_course(
+            admin_client, capacity=capacity, waitlist_enabled=True, self_enrollment=True
+        )["id"]
         results = enrol_all(clients, course_id)
         found = capacity_anomalies(app, admin_client, course_id, results, capacity=capacity)
         if found:
@@ -412,7 +400,9 @@ def test_negative_control_a_read_then_write_seat_counter_is_caught(
 
 def test_enrolment_status_answers_stay_problem_json_under_contention(app, admin_client):
     """A 409 under contention is a proper problem answer, not a bare error."""
-    course_id = make_course(admin_client, capacity=1, waitlist=False)
+    course_id = make_course(admin_client, capacity=1, waitlist_enabled=False, self_enrollment=True)[
+        "id"
+    ]
     results = enrol_all(teacher_clients(app, 10), course_id)
     no_server_errors(results)
     refused = [body for status, body in results if status == 409]

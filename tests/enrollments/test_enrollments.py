@@ -9,46 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.factories import assert_problem, client_for
+from tests.http import assert_problem, client_for, enrol, enrolled, make_course
+from tests.payloads import SHORT_THEORY
 
-THEORY = {"kind": "theory", "title": "工业互联网体系架构", "hours": 4}
 _codes = itertools.count(1)
 
 
 # --- builders ------------------------------------------------------------------------------
-
-
-def make_course(admin_client, *, publish: bool = True, **overrides) -> dict:
-    """A course created (and by default published) by an admin over HTTP."""
-    payload = {
-        "code": f"GZ-ENR-{next(_codes)}",
-        "title": "工业互联网产教融合教师研修·广州站",
-        "host_institution": "广东轻工职业技术学院",
-        "location": "广州",
-        "starts_on": "2020-12-02",
-        "ends_on": "2020-12-08",
-        **overrides,
-    }
-    response = admin_client.post("/api/v1/courses", json=payload)
-    assert response.status_code == 201, response.get_json()
-    course = response.get_json()
-    if publish:
-        response = admin_client.post(f"/api/v1/courses/{course['id']}/modules", json=THEORY)
-        assert response.status_code == 201, response.get_json()
-        response = admin_client.post(f"/api/v1/courses/{course['id']}/publish")
-        assert response.status_code == 200, response.get_json()
-        course = response.get_json()
-    return course
-
-
-def enrol(client, course_id, /, **body):
-    return client.post(f"/api/v1/courses/{course_id}/enrollments", json=body)
-
-
-def enrolled(client, course_id, /, **body) -> dict:
-    response = enrol(client, course_id, **body)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def seats_taken(admin_client, course_id) -> int:
@@ -781,13 +748,14 @@ def test_draft_courses_stay_out_of_my_enrolments(app, admin_client, users):
     enrolled(admin_client, draft["id"], user_id=teacher.id)
     client = client_for(app, teacher)
     assert client.get("/api/v1/me/enrollments").get_json() == []
-    admin_client.post(f"/api/v1/courses/{draft['id']}/modules", json=THEORY)
+    admin_client.post(f"/api/v1/courses/{draft['id']}/modules", json=SHORT_THEORY)
     assert admin_client.post(f"/api/v1/courses/{draft['id']}/publish").status_code == 200
     assert [e["course_id"] for e in client.get("/api/v1/me/enrollments").get_json()] == [
         draft["id"]
     ]
 
 
+@pytest.mark.slow
 def test_my_enrolments_query_count_does_not_grow(app, admin_client, users, count_queries):
     assert _my_enrolment_queries(
         app, admin_client, users, count_queries, 10

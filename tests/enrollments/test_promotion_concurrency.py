@@ -31,11 +31,11 @@ from lms.enrollments import services as enrollment_services
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from tests import races
-from tests.enrollments.test_concurrency import course_state, make_course
+from tests.builders import create_users
+from tests.enrollments.test_concurrency import course_state
+from tests.http import client_for, make_course
 from tests.races import (
-    client_for,
     control_caught,
-    create_users,
     fire_together,
     race_passed,
 )
@@ -50,7 +50,7 @@ ACTIVE, WAITLISTED, WITHDRAWN = "active", "waitlisted", "withdrawn"
 def admins(app):
     """Five logged-in clients of one admin (a test client is not shared between threads)."""
     (email,) = create_users(app, 1, role="admin")
-    return [client_for(app, email) for _ in range(5)]
+    return [client_for(app, email, own_address=True) for _ in range(5)]
 
 
 class Queue:
@@ -59,8 +59,12 @@ class Queue:
 
     def __init__(self, app, admin, *, capacity: int, waitlisted: int):
         self.capacity = capacity
-        self.course_id = make_course(admin, capacity=capacity, waitlist=True)
-        self.clients = [client_for(app, e) for e in create_users(app, capacity + waitlisted)]
+        self.course_id = make_course(
+            admin, capacity=capacity, waitlist_enabled=True, self_enrollment=True
+        )["id"]
+        self.clients = [
+            client_for(app, e, own_address=True) for e in create_users(app, capacity + waitlisted)
+        ]
         url = f"/api/v1/courses/{self.course_id}/enrollments"
         self.ids = []
         for c in self.clients:
@@ -162,7 +166,7 @@ def test_withdrawals_removals_a_capacity_raise_and_new_enrolments_at_once(app, a
     leaving = [queue.active[i] for i in (0, 2, 4, 6)]
     removed_active = [queue.active[i] for i in (1, 3)]
     removed_waiting = {queue.waiting[1], queue.waiting[4]}
-    newcomers = [client_for(app, e) for e in create_users(app, 8)]
+    newcomers = [client_for(app, e, own_address=True) for e in create_users(app, 8)]
     url = f"/api/v1/courses/{queue.course_id}/enrollments"
 
     results = fire_together(

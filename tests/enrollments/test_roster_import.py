@@ -16,9 +16,9 @@ from lms.catalog.models import Course
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from tests import races
-from tests.catalog.helpers import published_course
-from tests.conftest import POSTGRES
-from tests.factories import ApiClient, UserFactory, assert_problem
+from tests.builders import UserFactory
+from tests.http import ApiClient, assert_problem, client_for, make_course
+from tests.payloads import COURSE, THEORY
 
 ZH_HEADER = ["邮箱", "姓名", "英文名", "单位", "部门", "职称", "工号", "手机"]
 PASSPHRASE = "a long enough passphrase 2020"
@@ -103,7 +103,7 @@ def snapshot(course_id: int) -> tuple:
 
 @pytest.fixture
 def course(admin_client):
-    return published_course(admin_client, capacity=90, waitlist_enabled=False)
+    return make_course(admin_client, [THEORY], base=COURSE, capacity=90, waitlist_enabled=False)
 
 
 # --- success ---------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_a_new_teacher_from_the_roster_activates_logs_in_and_sees_the_course(
 def test_beyond_capacity_with_a_waitlist_the_last_rows_are_waitlisted_in_file_order(
     admin_client, users
 ):
-    course = published_course(admin_client, capacity=80, waitlist_enabled=True)
+    course = make_course(admin_client, [THEORY], base=COURSE, capacity=80, waitlist_enabled=True)
     existing_teachers(users, range(1, 91, 2))
 
     report = upload(admin_client, course["id"], xlsx_bytes(roster())).get_json()
@@ -190,7 +190,7 @@ def test_a_gb18030_csv_roster_keeps_the_chinese_names(admin_client, course):
 
 
 def test_dry_run_reports_the_counts_and_writes_nothing(admin_client, users):
-    course = published_course(admin_client, capacity=80, waitlist_enabled=True)
+    course = make_course(admin_client, [THEORY], base=COURSE, capacity=80, waitlist_enabled=True)
     existing_teachers(users, range(1, 91, 2))
     before = snapshot(course["id"])
 
@@ -297,7 +297,7 @@ def test_updates_of_existing_accounts_are_audited(admin_client, users, course):
 
 def _import_statements(admin_client, users, count_queries, first: int, rows: int, dry_run: bool):
     """The SQL of importing ``rows`` rows, half of them existing accounts to update."""
-    course = published_course(admin_client, code=f"Q-{first}", capacity=None)
+    course = make_course(admin_client, [THEORY], base=COURSE, code=f"Q-{first}", capacity=None)
     numbers = range(first, first + rows)
     existing_teachers(users, [n for n in numbers if n % 2])
     content = xlsx_bytes([ZH_HEADER] + [teacher_row(n) for n in numbers])
@@ -332,7 +332,7 @@ def test_import_query_count_does_not_grow_with_the_rows(admin_client, users, cou
 def test_beyond_capacity_without_a_waitlist_names_the_first_row_that_does_not_fit(
     admin_client, users
 ):
-    course = published_course(admin_client, capacity=80, waitlist_enabled=False)
+    course = make_course(admin_client, [THEORY], base=COURSE, capacity=80, waitlist_enabled=False)
     existing_teachers(users, range(1, 91, 2))
     before = snapshot(course["id"])
 
@@ -443,16 +443,18 @@ def test_a_json_body_is_415(admin_client, course):
 
 @pytest.mark.postgres
 @pytest.mark.real_db
-@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)")
+@pytest.mark.slow
 @pytest.mark.parametrize("run", [1, 2])
 def test_a_roster_racing_self_enrolments_never_overbooks_and_is_all_or_nothing(app, run):
     factory = UserFactory()
     with app.app_context():
         admin_email = factory.create(role="admin").email
         teacher_emails = [factory.create().email for _ in range(15)]
-    admin = races.client_for(app, admin_email)
-    course = published_course(admin, code=f"RACE-{run}", capacity=20, waitlist_enabled=False)
-    teachers = [races.client_for(app, e) for e in teacher_emails]
+    admin = client_for(app, admin_email, own_address=True)
+    course = make_course(
+        admin, [THEORY], base=COURSE, code=f"RACE-{run}", capacity=20, waitlist_enabled=False
+    )
+    teachers = [client_for(app, e, own_address=True) for e in teacher_emails]
     content = xlsx_bytes(roster(10))  # ten new accounts: 25 candidates for 20 seats
     url = f"/api/v1/courses/{course['id']}/enrollments"
 

@@ -25,12 +25,14 @@ from lms.extensions import db
 from lms.jobs import services as jobs
 from lms.jobs.models import Job
 from tests import evidence
-from tests.certificates.helpers import (
+from tests.builders import UserFactory
+from tests.http import (
+    assert_problem,
     certificate_course,
+    client_for,
     eligible_enrollment,
     issued_certificate,
 )
-from tests.factories import UserFactory, assert_problem, client_for
 
 ASYNC = {"Prefer": "respond-async"}
 
@@ -352,13 +354,13 @@ def test_a_dry_run_stays_synchronous(admin_client, users):
 
 def test_issuance_reports_progress_after_each_batch(admin, admin_client, users, monkeypatch):
     from lms.catalog.models import Course
-    from lms.certificates import services as certificates
+    from lms.certificates import issuance
 
-    monkeypatch.setattr(certificates, "BATCH", 2)
+    monkeypatch.setattr(issuance, "WRITE_BATCH", 2)
     course, _ = _eligible_course(admin_client, users, 5)
     calls = []
 
-    result = certificates.issue_certificates(
+    result = issuance.issue_certificates(
         db.session.get(Course, course["id"]),
         actor=admin,
         progress=lambda done, total: calls.append((done, total)),

@@ -12,7 +12,7 @@ from lms.catalog.models import Course
 from lms.enrollments import imports as roster_import
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from tests.certificates.helpers import certificate_course
+from tests.http import certificate_course
 
 
 def people_csv(start: int, count: int) -> bytes:

@@ -11,37 +11,35 @@ import pytest
 from sqlalchemy import select
 
 from lms.catalog.models import Course
+from lms.completion.progress import course_modules, progress_for_enrollments
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
-from lms.learning.progress import course_modules, progress_for_enrollments
 from lms.practicals.models import GradeRelease
-from tests.catalog.helpers import PRACTICAL
-from tests.factories import assert_problem
-from tests.learning import (
-    ALL_RIGHT,
-    NO_QUIZ,
-    ONLY_FIRST_RIGHT,
-    WITH_QUIZ,
-    add_submission,
+from tests.builders import add_submission
+from tests.http import (
+    assert_problem,
     attempt,
     by_module,
     client_for,
     complete,
-    enrol,
+    enrolled,
     make_course,
     progress,
     progress_ok,
 )
+from tests.payloads import ALL_RIGHT, FULL_COURSE, NO_QUIZ, ONLY_FIRST_RIGHT, PRACTICAL, WITH_QUIZ
 
 OPTIONAL = {**NO_QUIZ, "title": "选修：数字孪生", "hours": 1, "required": False}
 
 
 @pytest.fixture
 def course(admin_client, instructor):
-    course, modules = make_course(
-        admin_client, [NO_QUIZ, WITH_QUIZ, OPTIONAL, PRACTICAL], instructor=instructor
+    course = make_course(
+        admin_client,
+        [NO_QUIZ, WITH_QUIZ, OPTIONAL, PRACTICAL],
+        instructor=instructor,
+        base=FULL_COURSE,
     )
-    course["modules"] = modules
     return course
 
 
@@ -52,7 +50,7 @@ def practical(course):
 
 @pytest.fixture
 def enrollment(teacher_client, course):
-    return enrol(teacher_client, course["id"])
+    return enrolled(teacher_client, course["id"])
 
 
 # --- module statuses -----------------------------------------------------------------------
@@ -137,7 +135,7 @@ def test_a_practical_shows_its_latest_submission_and_credits_its_latest_grade(
     teacher_client, instructor_client, enrollment, practical, attempts, shown, credited
 ):
     ids = [
-        add_submission(enrollment["id"], practical, n, status, passed)
+        add_submission(enrollment["id"], practical, attempt_no=n, status=status, passed=passed).id
         for n, (status, passed) in enumerate(attempts, start=1)
     ]
     for client, view in ((teacher_client, "teacher"), (instructor_client, "staff")):
@@ -152,7 +150,7 @@ def test_a_practical_shows_its_latest_submission_and_credits_its_latest_grade(
 def test_unreleased_grades_are_hidden_from_the_teacher_but_not_from_staff(
     admin_client, teacher_client, instructor, instructor_client
 ):
-    course, (passed_module, failed_module, returned_module) = make_course(
+    course = make_course(
         admin_client,
         [
             PRACTICAL,
@@ -161,11 +159,13 @@ def test_unreleased_grades_are_hidden_from_the_teacher_but_not_from_staff(
         ],
         instructor=instructor,
         grade_release="manual",
+        base=FULL_COURSE,
     )
-    enrollment = enrol(teacher_client, course["id"])
-    add_submission(enrollment["id"], passed_module, 1, "graded", True)
-    add_submission(enrollment["id"], failed_module, 1, "graded", False)
-    add_submission(enrollment["id"], returned_module, 1, "returned", False)
+    (passed_module, failed_module, returned_module) = course["modules"]
+    enrollment = enrolled(teacher_client, course["id"])
+    add_submission(enrollment["id"], passed_module, attempt_no=1, status="graded", passed=True)
+    add_submission(enrollment["id"], failed_module, attempt_no=1, status="graded", passed=False)
+    add_submission(enrollment["id"], returned_module, attempt_no=1, status="returned", passed=False)
 
     def statuses(client):
         body = progress_ok(client, enrollment["id"])
@@ -197,7 +197,7 @@ def test_progress_is_read_by_its_teacher_and_the_course_staff_only(
     assert progress_ok(admin_client, enrollment["id"])["view"] == "staff"
 
     other_teacher = client_for(app, users.create(role="teacher"))
-    enrol(other_teacher, course["id"])  # even a classmate
+    enrolled(other_teacher, course["id"])  # even a classmate
     other_instructor = client_for(app, users.create(role="instructor"))
     for outsider in (other_teacher, other_instructor):
         assert_problem(progress(outsider, enrollment["id"]), 404)
@@ -218,15 +218,18 @@ def test_a_withdrawn_teacher_still_reads_their_progress(teacher_client, course, 
 
 def _course_with_activity(admin_client, teacher_client, repeats: int) -> int:
     """A course of ``4 * repeats`` modules, each with learner activity; the enrolment id."""
-    course, modules = make_course(
-        admin_client, [NO_QUIZ, WITH_QUIZ, PRACTICAL, PRACTICAL] * repeats
+    course = make_course(
+        admin_client, [NO_QUIZ, WITH_QUIZ, PRACTICAL, PRACTICAL] * repeats, base=FULL_COURSE
     )
-    enrollment = enrol(teacher_client, course["id"])
+    modules = course["modules"]
+    enrollment = enrolled(teacher_client, course["id"])
     for position, module in enumerate(modules):
         if module["kind"] == "practical":
-            add_submission(enrollment["id"], module, 1, "graded", position % 8 == 2)
+            add_submission(
+                enrollment["id"], module, attempt_no=1, status="graded", passed=position % 8 == 2
+            )
             if position % 8 == 3:
-                add_submission(enrollment["id"], module, 2, "submitted")
+                add_submission(enrollment["id"], module, attempt_no=2, status="submitted")
         elif module.get("quiz"):
             attempt(teacher_client, module["id"], ONLY_FIRST_RIGHT)
         else:
@@ -259,7 +262,7 @@ def test_many_enrolments_are_evaluated_with_the_same_queries_as_one(
             f"/api/v1/courses/{course['id']}/enrollments", json={"user_id": users.create().id}
         ).get_json()
         others.append(body["id"])
-    add_submission(others[0], practical, 1, "graded", True)
+    add_submission(others[0], practical, attempt_no=1, status="graded", passed=True)
     ids = [enrollment["id"], *others]
     rows = {e.id: e for e in db.session.scalars(select(Enrollment).where(Enrollment.id.in_(ids)))}
     course_row = db.session.get(Course, course["id"])

@@ -15,21 +15,25 @@ from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.learning import services
 from lms.learning.models import ModuleCompletion, QuizAttempt
-from tests.catalog.helpers import PRACTICAL, QUIZ
-from tests.conftest import POSTGRES
-from tests.factories import ApiClient, UserFactory, assert_problem
-from tests.learning import (
-    ALL_RIGHT,
-    NO_QUIZ,
-    ONLY_FIRST_RIGHT,
-    WITH_QUIZ,
+from tests.builders import UserFactory
+from tests.http import (
+    assert_problem,
     attempt,
     by_module,
     client_for,
     complete,
-    enrol,
+    enrolled,
     make_course,
     progress_ok,
+)
+from tests.payloads import (
+    ALL_RIGHT,
+    FULL_COURSE,
+    NO_QUIZ,
+    ONLY_FIRST_RIGHT,
+    PRACTICAL,
+    QUIZ,
+    WITH_QUIZ,
 )
 
 # --- personas and course -------------------------------------------------------------------
@@ -48,11 +52,13 @@ def other_teacher_client(app, users):
 @pytest.fixture
 def course(admin_client, instructor):
     """Published: two theory modules without quiz, one with the quiz, one practical."""
-    course, modules = make_course(
+    course = make_course(
         admin_client,
         [NO_QUIZ, {**NO_QUIZ, "title": "边缘计算", "hours": 1.5}, WITH_QUIZ, PRACTICAL],
         instructor=instructor,
+        base=FULL_COURSE,
     )
+    modules = course["modules"]
     course["modules"] = modules
     return course
 
@@ -74,7 +80,7 @@ def practical(course):
 
 @pytest.fixture
 def enrollment(teacher_client, course):
-    return enrol(teacher_client, course["id"])
+    return enrolled(teacher_client, course["id"])
 
 
 def set_enrollment_status(enrollment_id: int, status: str) -> None:
@@ -184,11 +190,12 @@ def test_a_teacher_not_enrolled_gets_404(other_teacher_client, course, plain, qu
 
 
 def test_a_waitlisted_teacher_gets_404(app, users, admin_client, teacher_client):
-    course, (module, quiz_module) = make_course(
-        admin_client, [NO_QUIZ, WITH_QUIZ], capacity=1, waitlist_enabled=True
+    course = make_course(
+        admin_client, [NO_QUIZ, WITH_QUIZ], capacity=1, waitlist_enabled=True, base=FULL_COURSE
     )
-    enrol(client_for(app, users.create()), course["id"])
-    assert enrol(teacher_client, course["id"])["status"] == "waitlisted"
+    (module, quiz_module) = course["modules"]
+    enrolled(client_for(app, users.create()), course["id"])
+    assert enrolled(teacher_client, course["id"])["status"] == "waitlisted"
     assert_problem(complete(teacher_client, module["id"]), 404)
     assert_problem(attempt(teacher_client, quiz_module["id"], ALL_RIGHT), 404)
 
@@ -269,8 +276,9 @@ def test_the_percent_is_rounded_down_and_passes_exactly_at_the_pass_percent(
             {"prompt": f"第{i}题", "choices": ["对", "错"], "correct": [0]} for i in range(3)
         ],
     }
-    course, (module,) = make_course(admin_client, [{**NO_QUIZ, "quiz": quiz}])
-    enrol(teacher_client, course["id"])
+    course = make_course(admin_client, [{**NO_QUIZ, "quiz": quiz}], base=FULL_COURSE)
+    (module,) = course["modules"]
+    enrolled(teacher_client, course["id"])
     two_of_three = attempt(teacher_client, module["id"], [[0], [0], [1]]).get_json()
     assert two_of_three["percent"] == 66.66 and two_of_three["passed"] is False
     assert two_of_three["attempts_left"] is None  # unlimited
@@ -322,7 +330,7 @@ def test_each_teacher_lists_only_their_own_attempts(
     app, users, teacher_client, course, enrollment, quiz_module
 ):
     other = client_for(app, users.create())
-    enrol(other, course["id"])
+    enrolled(other, course["id"])
     attempt(teacher_client, quiz_module["id"], ONLY_FIRST_RIGHT)
     attempt(teacher_client, quiz_module["id"], ALL_RIGHT)
     attempt(other, quiz_module["id"], [[1], [3]])
@@ -479,7 +487,7 @@ def test_staff_marking_is_refused_to_everyone_else(
 def test_staff_marking_checks_the_module_and_the_enrolment(
     admin_client, instructor_client, course, enrollment, practical
 ):
-    _, (elsewhere,) = make_course(admin_client, [NO_QUIZ])
+    (elsewhere,) = make_course(admin_client, [NO_QUIZ], base=FULL_COURSE)["modules"]
     assert_problem(mark(instructor_client, enrollment["id"], elsewhere["id"]), 404)
     assert_problem(mark(instructor_client, enrollment["id"], 999_999), 404)
     assert_problem(mark(instructor_client, 999_999, elsewhere["id"]), 404)
@@ -529,7 +537,7 @@ def test_a_quiz_with_attempts_cannot_be_replaced_or_deleted(
 
 @pytest.mark.postgres
 @pytest.mark.real_db
-@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)")
+@pytest.mark.slow
 def test_concurrent_attempts_never_exceed_the_limit_nor_complete_twice(app):
     """Six sessions of one teacher submit a passing attempt at once (limit 3): attempt
     numbers stay unique and contiguous, the limit holds, the module is completed once."""
@@ -537,10 +545,11 @@ def test_concurrent_attempts_never_exceed_the_limit_nor_complete_twice(app):
     with app.app_context():
         admin, teacher = factory.create(role="admin"), factory.create(role="teacher")
         admin_email, teacher_email = admin.email, teacher.email
-    admin_client = logged_in(app, admin_email, 1)
-    course, (module,) = make_course(admin_client, [WITH_QUIZ])
-    enrollment = enrol(logged_in(app, teacher_email, 2), course["id"])
-    clients = [logged_in(app, teacher_email, 10 + i) for i in range(6)]
+    admin_client = client_for(app, admin_email, own_address=True)
+    course = make_course(admin_client, [WITH_QUIZ], base=FULL_COURSE)
+    (module,) = course["modules"]
+    enrollment = enrolled(client_for(app, teacher_email, own_address=True), course["id"])
+    clients = [client_for(app, teacher_email, own_address=True) for _ in range(6)]
     barrier = threading.Barrier(len(clients), timeout=60)
 
     def submit(client):
@@ -570,11 +579,3 @@ def test_concurrent_attempts_never_exceed_the_limit_nor_complete_twice(app):
         )
     assert numbers == list(range(1, statuses[201] + 1))
     assert completions == 1
-
-
-def logged_in(app, email: str, address: int) -> ApiClient:
-    """A client logged in from its own address (the login rate limit is per address)."""
-    client = ApiClient(app.test_client())
-    client.client.environ_base["REMOTE_ADDR"] = f"10.9.0.{address}"
-    client.login(email)
-    return client

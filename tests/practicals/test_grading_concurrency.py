@@ -26,16 +26,16 @@ from lms.extensions import db
 from lms.practicals import grading
 from lms.practicals.models import Grade, GradeRevision
 from tests import races
-from tests.factories import UserFactory
-from tests.practicals.grading_helpers import (
-    assign,
-    enrol,
-    make_course,
-    make_practical,
-    submit,
+from tests.builders import (
+    UserFactory,
+    add_course,
+    add_enrolment,
+    add_instructor,
+    add_practical,
+    add_submission,
 )
+from tests.http import client_for
 from tests.races import (
-    client_for,
     control_caught,
     fire_together,
     no_server_errors,
@@ -53,14 +53,14 @@ def graders_and_submission(app, graders: int = GRADERS) -> dict:
     assigned instructors with their own logged-in clients, one submitted attempt."""
     with app.app_context():
         factory = UserFactory()
-        course = make_course()
-        module = make_practical(course, max_attempts=None)
+        course = add_course()
+        module = add_practical(course, max_attempts=None)
         instructors = [factory.create(role="instructor") for _ in range(graders)]
         for instructor in instructors:
-            assign(course, instructor)
-        submission = submit(enrol(course, factory.create()), module)
+            add_instructor(course, instructor)
+        submission = add_submission(add_enrolment(course, factory.create()), module)
         return {
-            "clients": [client_for(app, i.email) for i in instructors],
+            "clients": [client_for(app, i.email, own_address=True) for i in instructors],
             "grader_ids": [i.id for i in instructors],
             "criteria": [c.id for c in sorted(module.criteria, key=lambda c: c.position)],
             "url": f"/api/v1/submissions/{submission.id}/grade",

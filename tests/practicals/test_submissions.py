@@ -13,30 +13,33 @@ import pytest
 from sqlalchemy import func, select
 
 from lms.audit.models import AuditEvent
+from lms.core import downloads
 from lms.core.storage import KEY
 from lms.extensions import db
 from lms.practicals import files as checks
 from lms.practicals.models import GradeRelease, Submission, SubmissionFile
-from tests.catalog.helpers import THEORY, add_module
-from tests.conftest import POSTGRES
-from tests.factories import assert_problem
-from tests.practicals.helpers import (
+from tests.builders import add_grade
+from tests.http import (
+    add_module,
+    assert_problem,
+    client_for,
+    instructor_of,
+    new_teacher,
+    practical_setup,
+    submit,
+    submitted,
+)
+from tests.payloads import (
     DOCX_BYTES,
     JPEG_BYTES,
     PDF_BYTES,
     PNG_BYTES,
     PPTX_BYTES,
+    THEORY,
     XLSX_BYTES,
     ZIP_BYTES,
-    client_for,
-    instructor_of,
-    new_teacher,
     ooxml_bytes,
     pdf_bytes,
-    practical_setup,
-    set_grade,
-    submit,
-    submitted,
     zip_bytes,
 )
 
@@ -327,11 +330,11 @@ def test_unknown_form_fields_are_refused(teacher_client, module_id):
     ],
 )
 def test_file_names_are_sanitised(raw, expected):
-    assert checks.sanitize_filename(raw) == expected
+    assert downloads.sanitize_filename(raw) == expected
 
 
 def test_long_chinese_names_are_cut_to_255_bytes_keeping_the_extension():
-    name = checks.sanitize_filename("工业互联网平台设备接入实训报告" * 20 + ".pdf")
+    name = downloads.sanitize_filename("工业互联网平台设备接入实训报告" * 20 + ".pdf")
     assert len(name.encode("utf-8")) <= 255
     assert name.endswith(".pdf") and name.startswith("工业互联网")
     name.encode("utf-8").decode("utf-8")  # never cut inside a character
@@ -447,7 +450,7 @@ def test_my_submissions_lists_own_attempts_newest_first(app, users, admin_client
     setup = practical_setup(admin_client, teacher_client, reopen="until_pass")
     module_id = setup["module"]["id"]
     first = submitted(teacher_client, module_id)
-    set_grade(first["id"], passed=False)
+    add_grade(first["id"], passed=False)
     second = submitted(teacher_client, module_id)
     _, classmate = new_teacher(app, users, setup["course"]["id"])
     submitted(classmate, module_id)
@@ -471,12 +474,12 @@ def test_my_submissions_runs_a_constant_number_of_queries(
     )["module"]["id"]
     url = f"/api/v1/modules/{module_id}/submissions/mine"
     first = submitted(teacher_client, module_id)
-    set_grade(first["id"], passed=False)
+    add_grade(first["id"], passed=False)
     with count_queries() as one:
         assert teacher_client.get(url).status_code == 200
     for _ in range(3):
         attempt = submitted(teacher_client, module_id, files=[("a.pdf", PDF_BYTES)] * 2)
-        set_grade(attempt["id"], passed=False)
+        add_grade(attempt["id"], passed=False)
     with count_queries() as four:
         assert len(teacher_client.get(url).get_json()) == 4
     assert len(four) == len(one)
@@ -487,7 +490,13 @@ def test_my_submissions_runs_a_constant_number_of_queries(
 
 def test_owner_sees_the_grade_when_grades_are_released_immediately(teacher_client, module_id):
     body = submitted(teacher_client, module_id)
-    set_grade(body["id"], passed=True, total_points=85, scores=[{"criterion_id": 1, "points": 40}])
+    add_grade(
+        body["id"],
+        passed=True,
+        total=85,
+        feedback="做得不错",
+        scores=[{"criterion_id": 1, "points": 40}],
+    )
     shown = teacher_client.get(f"/api/v1/submissions/{body['id']}").get_json()
     assert shown["status"] == "graded"
     assert shown["grade"]["total_points"] == 85 and shown["grade"]["passed"] is True
@@ -503,7 +512,7 @@ def test_with_manual_release_the_owner_sees_nothing_until_release(
         admin_client, teacher_client, course={"grade_release": "manual"}, reopen="until_pass"
     )
     body = submitted(teacher_client, setup["module"]["id"])
-    set_grade(body["id"], passed=False)
+    add_grade(body["id"], passed=False)
     hidden = teacher_client.get(f"/api/v1/submissions/{body['id']}").get_json()
     assert hidden["status"] == "submitted" and hidden["grade"] is None
     # resubmitting would reveal the failure: still awaiting the (released) grade
@@ -701,19 +710,19 @@ def test_no_second_attempt_while_the_first_awaits_its_grade(teacher_client, modu
 
 def test_no_attempt_after_passing(teacher_client, module_id):
     first = submitted(teacher_client, module_id)
-    set_grade(first["id"], passed=True)
+    add_grade(first["id"], passed=True)
     assert_problem(submit(teacher_client, module_id), 409, "already-passed")
 
 
 def test_manual_reopen_needs_a_return_for_revision(teacher_client, module_id):
     first = submitted(teacher_client, module_id)
-    set_grade(first["id"], passed=False)
+    add_grade(first["id"], passed=False)
     assert_problem(submit(teacher_client, module_id), 409, "not-reopened")
 
 
 def test_returned_attempt_allows_the_next_one(teacher_client, module_id):
     first = submitted(teacher_client, module_id)
-    set_grade(first["id"], passed=False, status="returned")
+    add_grade(first["id"], passed=False, status="returned")
     second = submitted(teacher_client, module_id)
     assert second["attempt_no"] == 2 and second["status"] == "submitted"
 
@@ -721,7 +730,7 @@ def test_returned_attempt_allows_the_next_one(teacher_client, module_id):
 def test_until_pass_reopens_a_failed_attempt(admin_client, teacher_client):
     module_id = practical_setup(admin_client, teacher_client, reopen="until_pass")["module"]["id"]
     first = submitted(teacher_client, module_id)
-    set_grade(first["id"], passed=False)
+    add_grade(first["id"], passed=False)
     assert submitted(teacher_client, module_id)["attempt_no"] == 2
 
 
@@ -733,9 +742,9 @@ def test_exhausted_attempts_are_final(admin_client, teacher_client, reopen, stat
         "module"
     ]["id"]
     first = submitted(teacher_client, module_id)
-    set_grade(first["id"], passed=False, status="returned" if reopen == "manual" else status)
+    add_grade(first["id"], passed=False, status="returned" if reopen == "manual" else status)
     second = submitted(teacher_client, module_id)
-    set_grade(second["id"], passed=False, status=status)
+    add_grade(second["id"], passed=False, status=status)
     assert_problem(submit(teacher_client, module_id), 409, "no-attempts-left")
 
 
@@ -746,7 +755,7 @@ def test_attempts_are_unlimited_without_max_attempts(admin_client, teacher_clien
     for number in range(1, 5):
         body = submitted(teacher_client, module_id)
         assert body["attempt_no"] == number
-        set_grade(body["id"], passed=False)
+        add_grade(body["id"], passed=False)
 
 
 def test_a_lost_race_for_the_attempt_number_is_409_and_leaves_no_file(
@@ -815,15 +824,15 @@ def test_ooxml_builder_matches_its_kind():
 
 @pytest.mark.postgres
 @pytest.mark.real_db
-@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)")
+@pytest.mark.slow
 def test_simultaneous_submissions_of_one_teacher_make_one_attempt(app):
-    from tests.enrollments.test_concurrency import client_for as race_client
-    from tests.enrollments.test_concurrency import create_users, fire_together
+    from tests.builders import create_users
+    from tests.races import fire_together
 
     (admin_email,) = create_users(app, 1, role="admin")
     (teacher_email,) = create_users(app, 1)
-    clients = [race_client(app, teacher_email) for _ in range(8)]
-    setup = practical_setup(race_client(app, admin_email), clients[0])
+    clients = [client_for(app, teacher_email, own_address=True) for _ in range(8)]
+    setup = practical_setup(client_for(app, admin_email, own_address=True), clients[0])
     module_id = setup["module"]["id"]
     before = len(stored_files(app))
 

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lms.extensions import db
-from tests.practicals.helpers import PDF_BYTES
+from tests.payloads import PDF_BYTES
 from tests.security.world import PERSONAS, build_world
 
 # Routes not in the matrix: flask's static files and the offline Swagger UI's assets.
@@ -145,7 +145,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/modules/<int:module_id>/quiz-attempts"):
         Row((401, 404, 404, 409, 403, 403), params=QUIZ_MODULE, body="quiz"),
     ("POST", "/api/v1/modules/<int:module_id>/release-grades"):
-        Row((401, 403, 404, 403, 409, 409), params=PRACTICAL),
+        Row((401, 404, 404, 403, 409, 409), params=PRACTICAL),
     ("POST", "/api/v1/modules/<int:module_id>/submissions"):
         Row((401, 404, 404, 409, 404, 404), params=PRACTICAL, body="pdf"),
     ("GET", "/api/v1/modules/<int:module_id>/submissions/mine"):
@@ -310,7 +310,7 @@ INVALID_BODY_ROWS += sorted(k for k, row in ROUTES.items() if row.body == "file"
 # The body is validated (flask-smorest @arguments) before the view looks at the module and
 # the caller's role: anyone logged in gets 422 for a bad body, whatever the module.
 # Cells answered with a validation error (422) before authorization: none since the module
-# checks run in ``lms.core.auth.authorized_by``, above the body parsing. Kept for new rows.
+# checks run in ``lms.core.auth.load``, above the body parsing. Kept for new rows.
 KNOWN_VALIDATION_BEFORE_AUTHORIZATION: dict[tuple[str, str, str], tuple[int, int]] = {}
 
 
@@ -347,7 +347,7 @@ def test_idor_mixed_objects(app, users):
     """A caller's own object in one path parameter and someone else's in another: the pair
     must not resolve (a file of T1's submission through T3's submission, T1's enrolment with
     a module of another course, T3 reading T1's objects in the same course)."""
-    from tests.practicals.helpers import submitted
+    from tests.http import submitted
 
     world = build_world(app)
     ids = world.ids

@@ -1,10 +1,12 @@
 """Bad input on every write endpoint: a clear 4xx problem answer and nothing written.
 
-WRITE_ROUTES has one row per (method, rule) of ``app.url_map`` with an unsafe method; a
-write route added to the app without a row here fails ``test_every_write_route_is_swept``.
-A row names the persona allowed to write there, which world objects fill the path, and the
-bodies: valid JSON bodies (the bases the field mutations start from), none for routes that
-take no body (they accept nothing but ``{}``), or an "import" / "submission" upload.
+WRITE_ROUTES is derived from the authorization matrix's ROUTES (the rows with an unsafe
+method), so a write route added to the app without a matrix row fails there and in
+``test_every_write_route_is_swept``. A row names the persona allowed to write there (the
+least privileged one the matrix lets through, unless SWEEPS says otherwise), which world
+objects fill the path (the matrix row's), and the bodies: valid JSON bodies from SWEEPS (the
+bases the field mutations start from), none for routes that take no body (they accept
+nothing but ``{}``), or an "import" / "submission" upload (the matrix row's "file" / "pdf").
 
 Each case runs in its own SAVEPOINT, rolled back afterwards; before the rollback the
 snapshot of every table's rows and of the upload directory must equal the one taken before
@@ -38,9 +40,8 @@ from openpyxl import load_workbook
 
 from lms.extensions import db, limiter
 from tests import evidence
-from tests.catalog.helpers import QUIZ
-from tests.factories import PASSWORD
-from tests.practicals.helpers import PDF_BYTES, practical_defaults
+from tests.builders import PASSWORD
+from tests.payloads import PDF_BYTES, QUIZ, practical_defaults
 from tests.security.bad_input_support import (
     Snapshot,
     field_mutations,
@@ -51,10 +52,16 @@ from tests.security.bad_input_support import (
 )
 from tests.security.test_authorization_matrix import (
     EXCLUDED_ENDPOINTS,
+    PERSONAS,
+    PRACTICAL,
+    ROUTES,
+    Row,
     _replace_argument,
     _rule_arguments,
 )
 from tests.security.world import build_world
+
+pytestmark = pytest.mark.slow  # a sweep: thousands of requests, tens of seconds
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 ANON, T1, T3, INSTR, ADMIN = "anonymous", "teacher_t1", "teacher_t3", "instructor", "admin"
@@ -124,40 +131,45 @@ class Write:
     fresh_client: bool = False  # the route ends sessions: a new login for every case
 
 
-PLAIN = {"module_id": "plain_module_id"}
-QUIZ_MODULE = {"module_id": "theory_module_id"}
-PRACTICAL = {"module_id": "practical_module_id"}
-USER_T1 = {"user_id": "t1_id"}
-USER_INSTRUCTOR = {"user_id": "instructor_id"}
+@dataclass(frozen=True)
+class Sweep:
+    bodies: tuple = ()  # valid JSON bodies, functions of world.ids; () = the route takes none
+    persona: str | None = None  # default: _writer(the matrix row)
+    params: dict | None = None  # default: the matrix row's
+    fresh_client: bool = False
+
+
+# The matrix row's body kind -> the multipart upload the sweep sends.
+UPLOADS = {"file": "import", "pdf": "submission"}
+
+
 REASON = (lambda ids: {"reason": "姓名有误，更正后重新颁发"},)
 
-WRITE_ROUTES: dict[tuple[str, str], Write] = {
-    ("POST", "/api/v1/auth/activate"): Write(
-        ANON, bodies=(lambda ids: {"token": "t" * 43, "password": "a long memorable phrase"},)
+# What the sweep needs beyond the matrix row: valid bodies (the bases the field mutations
+# start from), and the persona or path objects where they are not the derived ones.
+SWEEPS: dict[tuple[str, str], Sweep] = {
+    ("POST", "/api/v1/auth/activate"): Sweep(
+        bodies=(lambda ids: {"token": "t" * 43, "password": "a long memorable phrase"},)
     ),
-    ("POST", "/api/v1/auth/login"): Write(
-        ANON, bodies=(lambda ids: {"email": ids["t1_email"], "password": PASSWORD},)
+    ("POST", "/api/v1/auth/login"): Sweep(
+        bodies=(lambda ids: {"email": ids["t1_email"], "password": PASSWORD},)
     ),
-    ("POST", "/api/v1/auth/logout"): Write(T1, fresh_client=True),
-    ("POST", "/api/v1/auth/password"): Write(
-        T1,
-        fresh_client=True,
+    ("POST", "/api/v1/auth/logout"): Sweep(fresh_client=True),
+    ("POST", "/api/v1/auth/password"): Sweep(
         bodies=(
             lambda ids: {"current_password": PASSWORD, "new_password": "另一个足够长的口令 2021"},
         ),
+        fresh_client=True,
     ),
-    ("POST", "/api/v1/auth/tokens"): Write(
-        T1, bodies=(lambda ids: {"name": "成绩同步脚本", "expires_in_days": 30},)
+    ("POST", "/api/v1/auth/tokens"): Sweep(
+        bodies=(lambda ids: {"name": "成绩同步脚本", "expires_in_days": 30},)
     ),
-    ("DELETE", "/api/v1/auth/tokens/<int:token_id>"): Write(T1),
-    ("POST", "/api/v1/certificates/<string:serial>/reissue"): Write(ADMIN, bodies=REASON),
-    ("POST", "/api/v1/certificates/<string:serial>/restore"): Write(ADMIN, bodies=REASON),
-    ("POST", "/api/v1/certificates/<string:serial>/revoke"): Write(ADMIN, bodies=REASON),
-    ("POST", "/api/v1/courses"): Write(ADMIN, bodies=(_course,)),
-    ("PATCH", "/api/v1/courses/<int:course_id>"): Write(ADMIN, bodies=(_course,)),
-    ("POST", "/api/v1/courses/<int:course_id>/archive"): Write(ADMIN),
-    ("POST", "/api/v1/courses/<int:course_id>/certificates"): Write(
-        ADMIN,
+    ("POST", "/api/v1/certificates/<string:serial>/reissue"): Sweep(bodies=REASON),
+    ("POST", "/api/v1/certificates/<string:serial>/restore"): Sweep(bodies=REASON),
+    ("POST", "/api/v1/certificates/<string:serial>/revoke"): Sweep(bodies=REASON),
+    ("POST", "/api/v1/courses"): Sweep(bodies=(_course,)),
+    ("PATCH", "/api/v1/courses/<int:course_id>"): Sweep(bodies=(_course,)),
+    ("POST", "/api/v1/courses/<int:course_id>/certificates"): Sweep(
         bodies=(
             lambda ids: {
                 "enrollment_ids": [ids["enrollment_id"]],
@@ -165,24 +177,15 @@ WRITE_ROUTES: dict[tuple[str, str], Write] = {
                 "override_reason": "线下补考通过",
             },
             lambda ids: {"all_eligible": True, "dry_run": True},
-        ),
+        )
     ),
-    ("POST", "/api/v1/courses/<int:course_id>/close"): Write(ADMIN),
-    ("POST", "/api/v1/courses/<int:course_id>/enrollments"): Write(
-        ADMIN, bodies=(lambda ids: {"user_id": ids["t3_id"]},)
+    ("POST", "/api/v1/courses/<int:course_id>/enrollments"): Sweep(
+        bodies=(lambda ids: {"user_id": ids["t3_id"]},), persona=ADMIN
     ),
-    ("POST", "/api/v1/courses/<int:course_id>/enrollments/import"): Write(ADMIN, upload="import"),
-    ("DELETE", "/api/v1/courses/<int:course_id>/instructors/<int:user_id>"): Write(
-        ADMIN, params=USER_INSTRUCTOR
+    ("POST", "/api/v1/courses/<int:course_id>/modules"): Sweep(
+        bodies=(_theory_module, _practical_module)
     ),
-    ("PUT", "/api/v1/courses/<int:course_id>/instructors/<int:user_id>"): Write(
-        ADMIN, params=USER_INSTRUCTOR
-    ),
-    ("POST", "/api/v1/courses/<int:course_id>/modules"): Write(
-        ADMIN, bodies=(_theory_module, _practical_module)
-    ),
-    ("PUT", "/api/v1/courses/<int:course_id>/modules/order"): Write(
-        ADMIN,
+    ("PUT", "/api/v1/courses/<int:course_id>/modules/order"): Sweep(
         bodies=(
             lambda ids: {
                 "module_ids": [
@@ -191,39 +194,25 @@ WRITE_ROUTES: dict[tuple[str, str], Write] = {
                     ids["theory_module_id"],
                 ]
             },
-        ),
+        )
     ),
-    ("POST", "/api/v1/courses/<int:course_id>/publish"): Write(ADMIN),
-    ("POST", "/api/v1/enrollments/<int:enrollment_id>/modules/<int:module_id>/completion"): Write(
-        INSTR, params=PLAIN
-    ),
-    ("POST", "/api/v1/enrollments/<int:enrollment_id>/withdraw"): Write(T1),
-    ("DELETE", "/api/v1/modules/<int:module_id>"): Write(ADMIN, params=PLAIN),
-    ("PATCH", "/api/v1/modules/<int:module_id>"): Write(
-        ADMIN,
-        params=PRACTICAL,
-        # No rubric: the module has submissions, so changing it is a 409 before anything.
+    ("PATCH", "/api/v1/modules/<int:module_id>"): Sweep(
         bodies=(
             lambda ids: {
                 k: v for k, v in _practical_module(ids).items() if k not in ("kind", "rubric")
             },
         ),
-    ),
-    ("POST", "/api/v1/modules/<int:module_id>/completion"): Write(T3, params=PLAIN),
-    ("POST", "/api/v1/modules/<int:module_id>/extensions"): Write(
-        INSTR,
         params=PRACTICAL,
-        bodies=(lambda ids: {"user_id": ids["t1_id"], "due_at": _later(30), "reason": "出差"},),
     ),
-    ("POST", "/api/v1/modules/<int:module_id>/quiz-attempts"): Write(
-        T3, params=QUIZ_MODULE, bodies=(lambda ids: {"answers": [[0], [0, 1, 2]]},)
+    ("POST", "/api/v1/modules/<int:module_id>/completion"): Sweep(persona=T3),
+    ("POST", "/api/v1/modules/<int:module_id>/extensions"): Sweep(
+        bodies=(lambda ids: {"user_id": ids["t1_id"], "due_at": _later(30), "reason": "出差"},)
     ),
-    ("POST", "/api/v1/modules/<int:module_id>/release-grades"): Write(INSTR, params=PRACTICAL),
-    ("POST", "/api/v1/modules/<int:module_id>/submissions"): Write(
-        T3, params=PRACTICAL, upload="submission"
+    ("POST", "/api/v1/modules/<int:module_id>/quiz-attempts"): Sweep(
+        bodies=(lambda ids: {"answers": [[0], [0, 1, 2]]},), persona=T3
     ),
-    ("POST", "/api/v1/programs"): Write(
-        ADMIN,
+    ("POST", "/api/v1/modules/<int:module_id>/submissions"): Sweep(persona=T3),
+    ("POST", "/api/v1/programs"): Sweep(
         bodies=(
             lambda ids: {
                 "code": "IIOT-TOUR",
@@ -231,24 +220,21 @@ WRITE_ROUTES: dict[tuple[str, str], Write] = {
                 "organizers": ["中国工业互联网研究院"],
                 "description": "全国巡回",
             },
-        ),
+        )
     ),
-    ("PATCH", "/api/v1/programs/<int:program_id>"): Write(
-        ADMIN,
-        bodies=(lambda ids: {"title": "工业互联网中国行（第二季）", "organizers": ["海尔"]},),
+    ("PATCH", "/api/v1/programs/<int:program_id>"): Sweep(
+        bodies=(lambda ids: {"title": "工业互联网中国行（第二季）", "organizers": ["海尔"]},)
     ),
-    ("POST", "/api/v1/submissions/<int:submission_id>/grade"): Write(
-        INSTR,
+    ("POST", "/api/v1/submissions/<int:submission_id>/grade"): Sweep(
         bodies=(
             lambda ids: {
                 "scores": [{"criterion_id": c, "points": 1} for c in ids["criteria"]],
                 "feedback": "**很好**",
                 "return_for_revision": False,
             },
-        ),
+        )
     ),
-    ("POST", "/api/v1/users"): Write(
-        ADMIN,
+    ("POST", "/api/v1/users"): Sweep(
         bodies=(
             lambda ids: {
                 "email": "zhang.wei@example.edu.cn",
@@ -262,11 +248,9 @@ WRITE_ROUTES: dict[tuple[str, str], Write] = {
                 "staff_no": "T2020001",
                 "phone": "+86 138 0000 0000",
             },
-        ),
+        )
     ),
-    ("PATCH", "/api/v1/users/<int:user_id>"): Write(
-        ADMIN,
-        params=USER_T1,
+    ("PATCH", "/api/v1/users/<int:user_id>"): Sweep(
         bodies=(
             lambda ids: {
                 "email": "li.ming@example.edu.cn",
@@ -280,10 +264,34 @@ WRITE_ROUTES: dict[tuple[str, str], Write] = {
                 "staff_no": "GZ-001",
                 "phone": "13800000000",
             },
-        ),
+        )
     ),
-    ("POST", "/api/v1/users/<int:user_id>/activation-token"): Write(ADMIN, params=USER_T1),
-    ("POST", "/api/v1/users/import"): Write(ADMIN, upload="import"),
+}
+
+
+def _writer(row: Row) -> str:
+    """The least privileged persona the matrix lets through (not 401, 403 or 404)."""
+    return next(
+        persona
+        for persona in (ANON, T1, INSTR, ADMIN)
+        if row.expected[PERSONAS.index(persona)] not in (401, 403, 404)
+    )
+
+
+def _write(key: tuple[str, str], row: Row) -> Write:
+    sweep = SWEEPS.get(key, Sweep())
+    return Write(
+        sweep.persona or _writer(row),
+        params=row.params if sweep.params is None else sweep.params,
+        bodies=sweep.bodies,
+        upload=UPLOADS.get(row.body),
+        fresh_client=sweep.fresh_client,
+    )
+
+
+# Every write route of the authorization matrix (ROUTES): one table of routes, not two.
+WRITE_ROUTES: dict[tuple[str, str], Write] = {
+    key: _write(key, row) for key, row in sorted(ROUTES.items()) if key[0] in WRITE_METHODS
 }
 
 
@@ -303,6 +311,8 @@ def test_every_write_route_is_swept(app):
     stale = sorted(WRITE_ROUTES.keys() - routes)
     assert not missing, f"write routes without a row in the bad-input sweep: {missing}"
     assert not stale, f"rows for routes the app no longer has: {stale}"
+    unknown = sorted(SWEEPS.keys() - WRITE_ROUTES.keys())
+    assert not unknown, f"SWEEPS rows for routes that are not write routes of ROUTES: {unknown}"
 
 
 def _schema_of(app, method: str, rule: str):

@@ -34,6 +34,8 @@ from lms.extensions import db
 from tests import evidence
 from tests.security.world import build_world
 
+pytestmark = pytest.mark.slow  # a fuzzer: tens of seconds per persona
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 
 # Which objects of the world may fill each path parameter (world.ids keys).

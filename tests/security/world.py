@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 from lms.accounts import services as account_services
 from lms.extensions import db
-from tests.catalog.helpers import QUIZ
-from tests.factories import ApiClient, UserFactory
-from tests.practicals.helpers import practical_defaults, set_grade, submitted
+from tests.builders import UserFactory, add_grade
+from tests.http import ApiClient, client_for, submitted
+from tests.payloads import QUIZ, practical_defaults
 
 _codes = itertools.count(1)
 
@@ -36,11 +36,10 @@ class World:
     ids: dict = field(default_factory=dict)  # path parameter name -> value
 
     def client(self, persona: str) -> ApiClient:
+        if persona != "anonymous":
+            return client_for(self.app, self.users[persona])
         c = ApiClient(self.app.test_client())
-        if persona == "anonymous":
-            c.fetch_csrf()  # so a 401/403 is about the login, not the CSRF token
-        else:
-            c.login(self.users[persona].email)
+        c.fetch_csrf()  # so a 401/403 is about the login, not the CSRF token
         return c
 
 
@@ -130,7 +129,7 @@ def build_world(app) -> World:
             },
         )
     )
-    set_grade(submission["id"], passed=True, grader_id=u["instructor"].id)
+    add_grade(submission["id"], passed=True, feedback="做得不错", grader_id=u["instructor"].id)
     issued = _ok(
         admin.post(
             f"/api/v1/courses/{course_a['id']}/certificates",
