@@ -53,6 +53,7 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 	@touch $@
 
 run: venv
+	@$(BIN)/python -m lms.certificates.fonts
 	$(FLASK) db upgrade
 	$(FLASK) lms seed-demo
 	$(FLASK) run --host $(HOST) --port $(PORT)

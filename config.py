@@ -168,6 +168,8 @@ def load_config(env: str | None = None) -> dict:
         "RATELIMIT_STRATEGY": os.environ.get("RATELIMIT_STRATEGY", "sliding-window-counter"),
         "LOGIN_RATE_LIMIT_PER_ADDRESS": os.environ.get("LMS_LOGIN_LIMIT_ADDRESS", "30 per minute"),
         "CERT_VERIFY_RATE_LIMIT": os.environ.get("LMS_VERIFY_LIMIT_ADDRESS", "60 per minute"),
+        # Password checks (login, password change) per account *and* address, counted before
+        # the hash and cleared by a success (lms.accounts.throttle).
         "LOGIN_RATE_LIMIT_PER_ACCOUNT": os.environ.get("LMS_LOGIN_LIMIT_ACCOUNT", "5 per minute"),
         # flask-smorest / OpenAPI
         "API_TITLE": "Dual-qualified teacher training LMS",

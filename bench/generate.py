@@ -196,15 +196,16 @@ STEPS: list[tuple[str, str]] = [
                NULL, 0, false, true, 'published', 6, 12, 'immediate', '结业证书',
                (%(institutions)s::text[])[1 + c %% 10], now(), now(), now()
         FROM generate_series(1, %(courses)s) AS c;
-        INSERT INTO modules (id, course_id, kind, title, content, resources, position, hours,
-                             required, brief, pass_points, due_at, max_attempts, reopen,
-                             created_at, updated_at)
+        INSERT INTO modules (id, course_id, kind, title, content, content_html, resources,
+                             position, hours, required, brief, brief_html, pass_points, due_at,
+                             max_attempts, reopen, created_at, updated_at)
         SELECT (c - 1) * 6 + p, c,
                CASE WHEN p <= 3 THEN 'theory' ELSE 'practical' END,
                CASE WHEN p <= 3 THEN format('理论模块 %%s：工业互联网平台', p)
                     ELSE format('实训模块 %%s：设备上云', p - 3) END,
-               '学习内容', '[]', p, CASE WHEN p <= 3 THEN 2 ELSE 4 END, true,
-               CASE WHEN p > 3 THEN '完成实训任务并提交报告' END,
+               '学习内容', E'<p>学习内容</p>\n', '[]', p, CASE WHEN p <= 3 THEN 2 ELSE 4 END,
+               true, CASE WHEN p > 3 THEN '完成实训任务并提交报告' END,
+               CASE WHEN p > 3 THEN E'<p>完成实训任务并提交报告</p>\n' END,
                CASE WHEN p > 3 THEN 60 END,
                CASE WHEN p > 3 THEN TIMESTAMPTZ '2026-06-30 16:00:00+00'
                                     + (c %% 200) * INTERVAL '1 day' END,

@@ -22,11 +22,15 @@ from lms.catalog import signals as catalog_signals
 from lms.catalog.views import courses_blp, modules_blp, programs_blp
 from lms.certificates import credential_views, pdf_views
 from lms.certificates import jobs as certificate_jobs
+from lms.certificates import listing as certificate_listing
 from lms.certificates import views as certificate_views
+from lms.certificates.fonts import check_certificate_font
 from lms.certificates.pages import pages as verify_pages
 from lms.cli import register_cli
+from lms.completion import exports as completion_exports
 from lms.completion import views as completion_views
 from lms.core.auth import init_auth
+from lms.core.db import reading_stream
 from lms.core.errors import register_error_handlers
 from lms.core.web import init_web
 from lms.enrollments import access as enrollment_access
@@ -65,7 +69,9 @@ class LmsFlask(Flask):
 
     Services only flush. A view that returns normally gets its transaction committed here,
     inside the dispatch, so that a failing commit (a constraint violated by a concurrent
-    request, say) still reaches the error handlers as a clean problem response.
+    request, say) still reaches the error handlers as a clean problem response. A streamed
+    body is produced after that commit: on SQLite its reads begin deferred transactions
+    (``lms.core.db.reading_stream``), every other transaction takes the write lock up front.
     """
 
     def dispatch_request(self):
@@ -74,6 +80,8 @@ class LmsFlask(Flask):
             db.session.commit()
         else:
             db.session.rollback()
+        if response.is_streamed and not response.direct_passthrough:
+            response.response = reading_stream(response.response)
         return response
 
 
@@ -87,6 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
         logging.basicConfig(level=logging.INFO)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
+    check_certificate_font(app)  # production refuses to start without an embeddable font
     _init_extensions(app)
     connect_domains()
     for blueprint in BLUEPRINTS:
@@ -118,5 +127,6 @@ def connect_domains() -> None:
     catalog_signals.module_activity.connect(practicals.module_has_submissions)
     catalog_signals.seats_added.connect(enrollments.promote_on_new_seats)
     catalog_permissions.use_seat_clause(enrollment_access.seat_clause)
+    completion_exports.use_certificate_serials(certificate_listing.valid_serials)
     for kind, handler in certificate_jobs.HANDLERS.items():
         jobs.register_handler(kind, handler)

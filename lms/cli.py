@@ -200,7 +200,7 @@ def _progress(label: str) -> Iterator[_ProgressBar]:
 
 def _acting_admin(email: str) -> User:
     """The active admin account named by ``--as`` (the actor recorded in the audit log)."""
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = db.session.scalar(select(User).where(User.email == accounts.login_key(email)))
     if user is None or user.role != Role.ADMIN or not user.is_active:
         raise click.ClickException(f"--as {email}: no active admin account has this email.")
     return user
@@ -244,6 +244,8 @@ def _print_import_report(report: dict) -> None:
         f"{report['updated']} updated, {report['unchanged']} unchanged, "
         f"{report['enrolled']} enrolled."
     )
+    for warning in report.get("warnings", []):
+        click.echo(f"warning: row {warning['row']}, {warning['field']}: {warning['message']}")
 
 
 _AS = click.option(
@@ -283,8 +285,18 @@ def import_users(file: str, admin_email: str, dry_run: bool, tokens_file: str | 
 @_AS
 @_DRY_RUN
 @_TOKENS
+@click.option(
+    "--update-existing",
+    is_flag=True,
+    help="Let existing accounts take the file's cells (otherwise they are left as they are).",
+)
 def import_roster(
-    course_code: str, file: str, admin_email: str, dry_run: bool, tokens_file: str | None
+    course_code: str,
+    file: str,
+    admin_email: str,
+    dry_run: bool,
+    tokens_file: str | None,
+    update_existing: bool,
 ):
     """Enrol a roster file in the course COURSE_CODE, creating missing accounts, like
     POST /api/v1/courses/{id}/enrollments/import: all rows or none."""
@@ -293,6 +305,7 @@ def import_roster(
             _course_by_code(course_code),
             _read_upload(file),
             dry_run=dry_run,
+            update_existing=update_existing,
             actor=_acting_admin(admin_email),
             progress=bar,
         )

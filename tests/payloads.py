@@ -24,7 +24,7 @@ COURSE = {
     "organizers": ["中国职业技术教育学会", "中国工业互联网研究院"],
     "location": "广州",
     "starts_on": "2020-12-02",
-    "ends_on": "2020-12-08",
+    "ends_on": "2099-12-08",
     "capacity": 90,
     "waitlist_enabled": True,
     "min_theory_hours": 12,
@@ -83,7 +83,7 @@ BRIEF_COURSE = {
     "host_institution": "广东轻工职业技术学院",
     "location": "广州",
     "starts_on": "2020-12-02",
-    "ends_on": "2020-12-08",
+    "ends_on": "2099-12-08",
 }
 
 SHORT_THEORY = {"kind": "theory", "title": "工业互联网体系架构", "hours": 4}

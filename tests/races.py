@@ -1,4 +1,4 @@
-"""Helpers for the real-concurrency tests (PostgreSQL, markers ``real_db`` and ``slow``).
+"""Helpers for the real-concurrency tests (markers ``real_db`` and ``slow``).
 
 Every thread gets its own test client (a Flask test client keeps cookies and is not safe to
 share between threads: tests.http.client_for(app, email, own_address=True) or
@@ -11,6 +11,7 @@ terminal summary prints how many races ran and how many controls caught their bu
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,9 +19,17 @@ import pytest
 
 from tests import evidence
 
-# Every race module: PostgreSQL only (real row locks; the root conftest skips ``postgres``
-# tests elsewhere), real commits, seconds per test, each race three times.
+# Every race module: real commits, seconds per test, each race three times. Races that
+# hold on the embedded default too run on both databases (SQLite: the session's file
+# database, shared by the threads as by a threaded `make run`); the rest, and the negative
+# controls that need concurrent writers (SQLite has one at a time), are PostgreSQL only.
 PYTESTMARK = [pytest.mark.postgres, pytest.mark.real_db, pytest.mark.slow]
+BOTH_DATABASES = [pytest.mark.real_db, pytest.mark.slow]
+POSTGRES_ONLY = pytest.mark.postgres
+SQLITE_ONLY = pytest.mark.skipif(
+    os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="about SQLite's write lock: runs on the SQLite pass",
+)
 REPEATS = [pytest.param(i, id=f"run{i}") for i in range(1, 4)]
 
 RACES_RUN = "concurrency races run"
@@ -50,7 +59,7 @@ def no_server_errors(results) -> None:
 
 def race_passed(name: str) -> None:
     """Count one repetition of a race whose invariants all held."""
-    evidence.add(RACES_RUN, 1, note="each a barrier-released burst on PostgreSQL")
+    evidence.add(RACES_RUN, 1, note="each a barrier-released burst")
     evidence.add(f"race: {name}", 1)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lms.core.errors import Conflict, Invalid, NotAuthenticated
+from lms.core.errors import Conflict, DomainError, Forbidden, Invalid, NotAuthenticated
 
 
 class InvalidCredentials(NotAuthenticated):
@@ -25,3 +25,20 @@ class AlreadyActivated(Conflict):
 
 class InvalidActivationToken(Invalid):
     code = "invalid-activation-token"
+
+
+class SessionRequired(Forbidden):
+    """A bearer token cannot mint further tokens: a leaked token must not outlive its own
+    revocation through tokens it created."""
+
+    code = "session-required"
+    message_en = "API tokens can only be created after logging in, not with an API token."
+    message_zh = "只能在登录后创建 API 令牌，不能使用 API 令牌创建。"
+
+
+class TooManyAttempts(DomainError):
+    """Password checks of one account from one address beyond LMS_LOGIN_LIMIT_ACCOUNT."""
+
+    status, code = 429, "too-many-attempts"
+    message_en = "Too many attempts for this account; try again later."
+    message_zh = "该账号尝试次数过多，请稍后再试。"

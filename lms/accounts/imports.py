@@ -31,21 +31,42 @@ FLUSH_BATCH = 500
 
 @dataclass
 class ImportPlan:
-    """What an import does: accounts to create, changes to existing accounts."""
+    """What an import does: accounts to create, changes to existing accounts, and the
+    per-row plan a dry run answers (``entries``, in file order) with the warnings."""
 
     new: list[dict] = field(default_factory=list)
     updates: list[tuple[User, dict]] = field(default_factory=list)
     unchanged: int = 0
+    entries: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
 
 
-def import_users(file, *, dry_run: bool, actor: User, progress: Progress | None = None) -> dict:
+def import_users(
+    file,
+    *,
+    dry_run: bool,
+    actor: User,
+    update_existing: bool | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """Create or update the accounts of a CSV or XLSX upload; the ``ImportReport`` dict.
 
     With ``dry_run`` everything is validated and counted, but nothing is written and no
-    activation token is issued. ``progress(done, total)`` follows the accounts written.
+    activation token is issued. Existing accounts take the non-empty cells of their row
+    unless ``update_existing`` is false (default true here). ``progress(done, total)``
+    follows the accounts written.
     """
-    rows = read_people(file)
-    plan = plan_import(rows, actor=actor)
+    table = people.read_people(file)
+    rows, errors = people.validate_people(table)
+    if errors and dry_run:
+        bad = {e["row"] for e in errors}
+        good = [row for row in rows if row.number not in bad]
+        plan = plan_import(good, actor=actor, update_existing=update_existing is not False)
+        raise_with_plan(table, errors, plan.entries)
+    tabular.raise_if_errors(errors, headers=table.headers)
+    plan = plan_import(
+        rows, actor=actor, update_existing=update_existing is not False, headers=table.headers
+    )
     tokens = [] if dry_run else apply_plan(plan, actor=actor, progress=progress)
     return {
         "rows": len(rows),
@@ -55,34 +76,72 @@ def import_users(file, *, dry_run: bool, actor: User, progress: Progress | None 
         "enrolled": 0,
         "dry_run": dry_run,
         "activation_tokens": tokens,
+        "plan": plan.entries,
+        "warnings": table.warnings + plan.warnings,
     }
 
 
-def read_people(file) -> list[tabular.RowData]:
-    """The valid person rows of an upload, or a 422 listing every invalid row."""
-    rows, errors = people.validate_people(people.read_people(file))
-    tabular.raise_if_errors(errors)
-    return rows
+def raise_with_plan(table: tabular.Table, errors: list[dict], entries: list[dict]) -> None:
+    """The 422 of a dry run with bad rows: every error, and the plan of every row (a bad
+    row is skipped, with its errors; the others as they would go once the file is fixed)."""
+    by_row: dict[int, list[dict]] = {}
+    for error in tabular.name_columns(errors, table.headers):
+        by_row.setdefault(error["row"], []).append(error)
+    planned = {entry["row"]: entry for entry in entries}
+    plan = []
+    for row in table.rows:
+        if row.number in by_row:
+            email = row.values.get("email")
+            plan.append(
+                {
+                    "row": row.number,
+                    "email": email.strip() if isinstance(email, str) else None,
+                    "action": "skip",
+                    "changes": {},
+                    "errors": by_row[row.number],
+                }
+            )
+        elif row.number in planned:
+            plan.append(planned[row.number])
+    tabular.raise_if_errors(errors, headers=table.headers, plan=plan)
 
 
 def plan_import(
-    rows: list[tabular.RowData], *, actor: User, existing: dict[str, User] | None = None
+    rows: list[tabular.RowData],
+    *,
+    actor: User,
+    existing: dict[str, User] | None = None,
+    update_existing: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> ImportPlan:
-    """Sort rows into new accounts, updates and unchanged accounts (no writes).
-    ``existing``: the accounts of the rows by email, when the caller has loaded them.
+    """Sort rows into new accounts, updates and unchanged accounts (no writes), with the
+    per-row plan. ``existing``: the accounts of the rows by email, when the caller has
+    loaded them. Without ``update_existing``, an existing account whose row differs is
+    left as it is (a warning per field names what the file says).
 
     An admin cannot change their own role through a file: that is a row error (422).
     """
     if existing is None:
         existing = bulk.fetch_by(User.email, [row.values["email"] for row in rows])
+    headers = headers or {}
     plan, errors = ImportPlan(), []
     for row in rows:
-        user = existing.get(row.values["email"])
+        email = row.values["email"]
+        user = existing.get(email)
         if user is None:
             plan.new.append(row.values)
+            plan.entries.append(plan_entry(row, "create", {k: (None, v) for k, v in _given(row)}))
             continue
         changes = changed_fields(user, row.values)
-        if "role" in changes and user.id == actor.id:
+        old_new = {key: (getattr(user, key), value) for key, value in changes.items()}
+        if changes and not update_existing:
+            plan.unchanged += 1
+            plan.entries.append(plan_entry(row, "skip", {}))
+            plan.warnings += [
+                kept_warning(row.number, key, old, new, headers.get(key, key))
+                for key, (old, new) in old_new.items()
+            ]
+        elif "role" in changes and user.id == actor.id:
             errors.append(
                 tabular.row_error(
                     row.number,
@@ -93,10 +152,41 @@ def plan_import(
             )
         elif changes:
             plan.updates.append((user, changes))
+            plan.entries.append(plan_entry(row, "update", old_new))
         else:
             plan.unchanged += 1
-    tabular.raise_if_errors(errors)
+            plan.entries.append(plan_entry(row, "skip", {}))
+    tabular.raise_if_errors(errors, headers=headers)
     return plan
+
+
+def _given(row: tabular.RowData):
+    return ((k, v) for k, v in row.values.items() if k != "email")
+
+
+def plan_entry(row: tabular.RowData, action: str, changes: dict[str, tuple]) -> dict:
+    """One row of a dry run's plan: ``changes`` maps fields to (old, new)."""
+    return {
+        "row": row.number,
+        "email": row.values["email"],
+        "action": action,
+        "changes": {key: {"old": old, "new": new} for key, (old, new) in changes.items()},
+        "errors": [],
+    }
+
+
+def kept_warning(number: int, key: str, old, new, column: str) -> dict:
+    """The warning that an existing account keeps ``old`` although the file says ``new``."""
+    return {
+        **tabular.row_error(
+            number,
+            key,
+            f'The existing account keeps "{old or ""}"; the file says "{new}" '
+            f"(send update_existing=true to change it). "
+            f"已有账号保留“{old or ''}”，文件中为“{new}”（如需修改，请选择更新已有账号）。",
+        ),
+        "column": column,
+    }
 
 
 def changed_fields(user: User, values: dict) -> dict:
@@ -137,17 +227,26 @@ def update_accounts(
             role = profile.pop("role", None)
             if role is not None and role != user.role:
                 services.set_role(user, role, actor=actor)
+            if profile:
+                events.append(updated_event(user, profile))
             for key, value in profile.items():
                 setattr(user, key, value)
-            if profile:
-                events.append(
-                    audit.PendingEvent("user.updated", "user", user.id, {"fields": sorted(profile)})
-                )
         db.session.flush()
         audit.record_many(events, actor=actor)
         done += len(batch)
         if progress is not None:
             progress(done)
+
+
+def updated_event(user: User, changes: dict) -> audit.PendingEvent:
+    """The ``user.updated`` event of an import's changes to ``user`` (before they are
+    applied): the fields, and each one's old and new value."""
+    data = {
+        "fields": sorted(changes),
+        "changes": {key: {"old": getattr(user, key), "new": changes[key]} for key in changes},
+        "source": "import",
+    }
+    return audit.PendingEvent("user.updated", "user", user.id, data)
 
 
 # The profile columns a person row may fill; every inserted row names all of them, so that

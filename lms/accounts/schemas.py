@@ -114,6 +114,7 @@ class ImportFile(Schema):
 
 class ImportForm(StrictSchema):
     dry_run = fields.Boolean(load_default=False)
+    update_existing = fields.Boolean(load_default=None)
 
 
 class ImportUpload(Schema):
@@ -123,12 +124,64 @@ class ImportUpload(Schema):
         required=True,
         metadata={"description": "CSV (UTF-8 or GB18030) or XLSX; English or Chinese headers."},
     )
-    dry_run = fields.Boolean(metadata={"description": "Validate and count, write nothing."})
+    dry_run = fields.Boolean(
+        metadata={"description": "Validate, count and answer the per-row plan; write nothing."}
+    )
+    update_existing = fields.Boolean(
+        metadata={
+            "description": "Whether existing accounts (matched by email) take the non-empty "
+            "cells of their row. Default: true for the user import, false for a roster import "
+            "(a roster never changes an account unless asked; differences are warnings)."
+        }
+    )
 
 
 class ActivationTokenItem(Schema):
     email = fields.String()
     token = fields.String()
+
+
+class RowMessage(Schema):
+    """A warning or error about one row (``row`` null: the file; ``field`` "header": a
+    header cell), ``column`` naming the column as the file's header does."""
+
+    row = fields.Integer(allow_none=True)
+    field = fields.String()
+    column = fields.String()
+    message = fields.String()
+
+
+class FieldChange(Schema):
+    old = fields.Raw(allow_none=True)
+    new = fields.Raw(allow_none=True)
+
+
+class ImportPlanEntry(Schema):
+    """What the import does (or did) with one row of the file."""
+
+    row = fields.Integer(metadata={"description": "The row number a spreadsheet shows."})
+    email = fields.String()
+    action = fields.String(
+        metadata={
+            "description": "create, update or skip (an existing account left unchanged) for "
+            "the user import; for a roster import the place: enrol, waitlist, or skip "
+            "(already enrolled).",
+            "enum": ["create", "update", "enrol", "waitlist", "skip"],
+        }
+    )
+    account = fields.String(
+        metadata={
+            "description": "Roster import only: what happens to the account (create, update, "
+            "skip).",
+            "enum": ["create", "update", "skip"],
+        }
+    )
+    changes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(FieldChange),
+        metadata={"description": "The fields written: field -> {old, new} (old null: new)."},
+    )
+    errors = fields.List(fields.Nested(RowMessage))
 
 
 class ImportReport(Schema):
@@ -139,3 +192,18 @@ class ImportReport(Schema):
     enrolled = fields.Integer()
     dry_run = fields.Boolean()
     activation_tokens = fields.List(fields.Nested(ActivationTokenItem))
+    plan = fields.List(
+        fields.Nested(ImportPlanEntry),
+        metadata={
+            "description": "One entry per data row, in file order. A dry run of a file "
+            "with bad rows answers 422 with ``errors`` and this ``plan`` too (bad rows: "
+            "action skip, with their errors)."
+        },
+    )
+    warnings = fields.List(
+        fields.Nested(RowMessage),
+        metadata={
+            "description": "What was ignored: unknown or blank header cells, and (without "
+            "update_existing) cells that differ from an existing account."
+        },
+    )

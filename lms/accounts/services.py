@@ -20,6 +20,7 @@ from lms.accounts.errors import (
 from lms.accounts.models import ActivationToken, ApiToken, LoginSession, Role, User
 from lms.accounts.passwords import hash_password, needs_rehash, password_problems, verify_password
 from lms.audit import services as audit
+from lms.core import emails
 from lms.core.db import utcnow
 from lms.core.errors import Forbidden, Invalid, NotFound
 from lms.core.tokens import digest, new_secret
@@ -38,8 +39,18 @@ PROFILE_FIELDS = (
 
 
 def normalize_email(email: str) -> str:
-    """Emails are compared case-insensitively; we store them lowercased and trimmed."""
-    return email.strip().lower()
+    """The stored spelling of ``email`` (``lms.core.emails.normalize_email``: NFKC,
+    lowercased, IDNA domain); ValueError when it cannot be one."""
+    return emails.normalize_email(email)
+
+
+def login_key(email: str) -> str:
+    """The account an attempted login counts against (its email as stored, or as typed
+    when it is no valid email at all)."""
+    try:
+        return normalize_email(email)
+    except ValueError:
+        return email.strip().lower()
 
 
 def check_password_policy(
@@ -182,6 +193,7 @@ def set_active(user: User, active: bool, *, actor: User) -> None:
     user.is_active = active
     if not active:
         end_all_sessions(user)
+        revoke_all_api_tokens(user)
 
 
 # --- passwords and activation ------------------------------------------------------------
@@ -224,8 +236,10 @@ def activate(token: str, password: str) -> User:
 
 
 def _set_password(user: User) -> None:
+    """A new password ends every session and revokes every API token of ``user``."""
     user.password_changed_at = utcnow()
     end_all_sessions(user)
+    revoke_all_api_tokens(user)
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -243,7 +257,10 @@ def change_password(user: User, current: str, new: str) -> None:
 
 def authenticate(email: str, password: str) -> User:
     """Return the user for these credentials or raise the same 401 for every failure."""
-    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    try:
+        user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    except ValueError:  # no email we could store: answered as an unknown one
+        user = None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         raise InvalidCredentials()
@@ -301,7 +318,8 @@ def current_session_key() -> str | None:
 def create_api_token(user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
     """Create a personal API token; the secret is returned once and stored hashed."""
     secret = new_secret(API_TOKEN_PREFIX)
-    days = expires_in_days or current_app.config["API_TOKEN_MAX_DAYS"]
+    most = current_app.config["API_TOKEN_MAX_DAYS"]
+    days = min(expires_in_days or most, most)  # LMS_API_TOKEN_MAX_DAYS bounds every token
     token = ApiToken(
         user_id=user.id,
         name=name,
@@ -343,6 +361,16 @@ def revoke_api_token(token: ApiToken, *, actor: User) -> None:
     """Revoke a token (its owner's, read with ``own_api_token``)."""
     token.revoked_at = utcnow()
     audit.record("api_token.revoked", "api_token", token.id, actor=actor)
+
+
+def revoke_all_api_tokens(user: User) -> None:
+    """Revoke every live API token of ``user`` (password change, deactivation)."""
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def user_for_api_token(secret: str) -> User | None:

@@ -6,7 +6,8 @@ from flask_login import login_user, logout_user
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 
-from lms.accounts import imports, services
+from lms.accounts import imports, services, throttle
+from lms.accounts.errors import SessionRequired
 from lms.accounts.models import Role
 from lms.accounts.schemas import (
     ActivateIn,
@@ -29,6 +30,7 @@ from lms.accounts.schemas import (
     UserUpdate,
 )
 from lms.core.auth import accepts, actor, load
+from lms.core.errors import Invalid
 from lms.core.pagination import paginate
 from lms.extensions import limiter
 
@@ -51,14 +53,6 @@ def _fresh_csrf_token() -> str:
     return generate_csrf()
 
 
-def _login_account_key() -> str:
-    from flask import request
-
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    return "login-account:" + (services.normalize_email(email) if isinstance(email, str) else "")
-
-
 @auth_blp.route("/csrf")
 @auth_blp.response(200, CsrfOut)
 def csrf_token():
@@ -68,18 +62,20 @@ def csrf_token():
 
 @auth_blp.route("/login", methods=["POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
-    key_func=_login_account_key,
-    deduct_when=lambda r: r.status_code == 401,
-)
 @auth_blp.arguments(LoginIn)
 @auth_blp.response(200, LoginOut)
 @auth_blp.alt_response(401, description="Wrong email or password, or inactive account.")
-@auth_blp.alt_response(429, description="Too many attempts.")
+@auth_blp.alt_response(
+    429,
+    description="Too many attempts from this address, or (``too-many-attempts``) for this "
+    "account from this address; counted before the password is checked.",
+)
 def login(credentials):
     """Log in with email and password; starts a new session and returns a new CSRF token."""
+    account = services.login_key(credentials["email"])
+    throttle.count_attempt("login", account)
     user = services.authenticate(credentials["email"], credentials["password"])
+    throttle.refund_attempts("login", account)
     old_key = services.current_session_key()
     session.clear()  # a new session identifier: nothing from before login survives
     services.end_session(old_key)
@@ -108,13 +104,24 @@ def me():
 
 
 @auth_blp.route("/password", methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"])
 @load()
 @auth_blp.arguments(PasswordChangeIn)
 @auth_blp.response(200, CsrfOut)
+@auth_blp.alt_response(429, description="Too many attempts, as for login.")
 def change_password(data):
-    """Change your password. Every session ends, and this one restarts with a new key."""
+    """Change your password. Every session ends and every API token is revoked; this
+    session restarts with a new key. Guesses of the current password are limited as
+    login attempts are."""
     user = actor()
-    services.change_password(user, data["current_password"], data["new_password"])
+    throttle.count_attempt("password", str(user.id))
+    try:
+        services.change_password(user, data["current_password"], data["new_password"])
+    except Invalid as error:
+        if "current_password" not in (error.errors or {}):  # right password, weak new one
+            throttle.refund_attempts("password", str(user.id))
+        raise
+    throttle.refund_attempts("password", str(user.id))
     if services.current_session_key():
         session.clear()
         services.start_session(user)
@@ -138,8 +145,12 @@ class Tokens(MethodView):
     @load()
     @auth_blp.arguments(TokenCreate)
     @auth_blp.response(201, TokenCreatedOut)
+    @auth_blp.alt_response(403, description="``session-required``: called with an API token.")
     def post(self, data):
-        """Create a personal API token. The secret is shown once, in this answer."""
+        """Create a personal API token (from a logged-in session only, never with a token).
+        It lives at most LMS_API_TOKEN_MAX_DAYS days. The secret is shown once, here."""
+        if g.get("authenticated_by") == "token":
+            raise SessionRequired()
         token, secret = services.create_api_token(
             actor(), data["name"], data.get("expires_in_days")
         )
@@ -223,4 +234,9 @@ def new_activation_token(user_id):
 @users_blp.alt_response(409, description="``email-taken``: an account was created meanwhile.")
 def import_users(files, form):
     """Import accounts from CSV (UTF-8 or GB18030) or XLSX; all rows or none."""
-    return imports.import_users(files["file"], dry_run=form["dry_run"], actor=actor())
+    return imports.import_users(
+        files["file"],
+        dry_run=form["dry_run"],
+        update_existing=form["update_existing"],
+        actor=actor(),
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
@@ -18,12 +19,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from lms.core.db import TimestampMixin, utcnow
+from lms.core.markdown import render as render_markdown
 from lms.extensions import db
 
 HOURS = Numeric(6, 1)
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
 
 class CourseStatus(enum.StrEnum):
@@ -88,6 +91,10 @@ class Course(TimestampMixin, db.Model):
     location: Mapped[str | None] = mapped_column(String(200))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
+    # IANA name: the zone in which the course's dates are days (validated by the schema)
+    time_zone: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_TIME_ZONE, server_default=DEFAULT_TIME_ZONE
+    )
     capacity: Mapped[int | None] = mapped_column(Integer)
     seats_taken: Mapped[int] = mapped_column(Integer, default=0)
     waitlist_enabled: Mapped[bool] = mapped_column(default=False)
@@ -105,6 +112,20 @@ class Course(TimestampMixin, db.Model):
     published_at: Mapped[datetime | None]
 
     program: Mapped[Program | None] = relationship(lazy="joined")
+
+    @property
+    def ends_at(self) -> datetime:
+        """The instant the course ends: the end of ``ends_on`` in the course's time zone
+        (midnight after it), in UTC."""
+        zone = ZoneInfo(self.time_zone or DEFAULT_TIME_ZONE)
+        end = datetime.combine(self.ends_on + timedelta(days=1), time(0), tzinfo=zone)
+        return end.astimezone(UTC)
+
+    @property
+    def self_enrollment_closes_at(self) -> datetime:
+        """When self-enrolment closes: ``enroll_closes_at`` when an admin set one (earlier or
+        later than the end), else the end of the course (``ends_at``)."""
+        return self.enroll_closes_at or self.ends_at
 
 
 class CourseInstructor(db.Model):
@@ -146,12 +167,16 @@ class Module(TimestampMixin, db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str | None] = mapped_column(Text)
+    # Markdown sources keep their sanitised HTML, rendered when they are set: rendering a
+    # long text takes milliseconds, too many for every module of a listing.
+    content_html: Mapped[str | None] = mapped_column(Text)
     resources: Mapped[list] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
     hours: Mapped[Decimal] = mapped_column(HOURS)
     required: Mapped[bool] = mapped_column(default=True)
     # practical
     brief: Mapped[str | None] = mapped_column(Text)
+    brief_html: Mapped[str | None] = mapped_column(Text)
     pass_points: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
     due_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
@@ -169,6 +194,11 @@ class Module(TimestampMixin, db.Model):
         cascade="all, delete-orphan",
         order_by="RubricCriterion.position",
     )
+
+    @validates("content", "brief")
+    def _render_markdown(self, key: str, source: str | None) -> str | None:
+        setattr(self, f"{key}_html", render_markdown(source))
+        return source
 
 
 class Quiz(db.Model):

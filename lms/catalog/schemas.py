@@ -5,7 +5,15 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
 from lms.catalog.models import CourseStatus, ModuleKind
-from lms.core.schemas import AwareDateTime, DecimalNumber, Hours, Points, StrictSchema, Text
+from lms.core.schemas import (
+    AwareDateTime,
+    DecimalNumber,
+    Hours,
+    Points,
+    StrictSchema,
+    Text,
+    TimeZoneName,
+)
 
 NAME = validate.Length(min=1, max=200)
 EXTENSION = validate.Regexp(r"^\.[a-z0-9]{1,10}$", error="Use a lowercase extension like .pdf")
@@ -61,6 +69,9 @@ class CourseFields(StrictSchema):
     location = Text(allow_none=True, validate=NAME)
     starts_on = fields.Date()
     ends_on = fields.Date()
+    time_zone = TimeZoneName(
+        metadata={"description": "IANA name; the course's dates are days in this zone."}
+    )
     capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=1_000_000))
     waitlist_enabled = fields.Boolean()
     self_enrollment = fields.Boolean()
@@ -112,12 +123,19 @@ class CourseOut(Schema):
     location = fields.String(allow_none=True)
     starts_on = fields.Date()
     ends_on = fields.Date()
+    time_zone = fields.String()
+    ends_at = AwareDateTime(
+        metadata={"description": "The end of ends_on in the course's time zone (UTC)."}
+    )
     capacity = fields.Integer(allow_none=True)
     seats_taken = fields.Integer()
     waitlist_enabled = fields.Boolean()
     self_enrollment = fields.Boolean()
     enroll_opens_at = AwareDateTime(allow_none=True)
     enroll_closes_at = AwareDateTime(allow_none=True)
+    self_enrollment_closes_at = AwareDateTime(
+        metadata={"description": "enroll_closes_at if set, else the end of the course (ends_at)."}
+    )
     status = fields.String()
     min_theory_hours = DecimalNumber(places=1)
     min_practical_hours = DecimalNumber(places=1)
@@ -293,9 +311,15 @@ class ModuleOut(Schema):
     required = fields.Boolean()
     position = fields.Integer()
     content = fields.String(allow_none=True)
+    content_html = fields.String(
+        allow_none=True, metadata={"description": "content (Markdown) as sanitised HTML."}
+    )
     resources = fields.List(fields.Dict())
     quiz = fields.Nested(QuizOut, allow_none=True)
     brief = fields.String(allow_none=True)
+    brief_html = fields.String(
+        allow_none=True, metadata={"description": "brief (Markdown) as sanitised HTML."}
+    )
     rubric = fields.List(fields.Nested(CriterionOut), attribute="criteria")
     max_points = fields.Function(
         lambda m: float(sum(c.max_points for c in m.criteria)) if m.kind == "practical" else None
@@ -312,7 +336,11 @@ class ModuleOut(Schema):
 
     @post_dump
     def _drop_other_kind(self, data, **kwargs):
-        for name in PRACTICAL_ONLY + ("max_points",) if data["kind"] == "theory" else THEORY_ONLY:
+        for name in (
+            PRACTICAL_ONLY + ("max_points", "brief_html")
+            if data["kind"] == "theory"
+            else THEORY_ONLY
+        ):
             data.pop(name, None)
         return data
 

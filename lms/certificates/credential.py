@@ -74,15 +74,28 @@ def credential_for(certificate: Certificate, user: User) -> dict:
     return build_credential(certificate)
 
 
-def issuer_profile(name: str | None = None, official: str | None = None) -> dict:
-    """The issuer's OB 3.0 Profile; ``name`` is the awarding body a certificate names."""
+def issuer_profile() -> dict:
+    """The issuer's OB 3.0 Profile: the platform, which signs every credential. The same
+    object is served at its id (GET /api/v1/issuer) and embedded in each credential, so
+    both carry the same name; the awarding body a certificate names is the achievement's
+    ``creator`` (``awarding_body``)."""
     base = current_app.config["LMS_BASE_URL"]
-    profile = {
+    return {
         "id": f"{base}/api/v1/issuer",
         "type": ["Profile"],
-        "name": name or PLATFORM_NAME,
+        "name": PLATFORM_NAME,
         "url": base,
     }
+
+
+def awarding_body(name: str | None, official: str | None) -> dict | None:
+    """The institution that awards the certificate (its ``certificate_issuer``) as an OB 3.0
+    Profile with a stable id per name, and its signatory as ``official``; None without one."""
+    if not name:
+        return None
+    base = current_app.config["LMS_BASE_URL"]
+    body_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{base}/awarding-bodies/{name}")
+    profile = {"id": f"urn:uuid:{body_id}", "type": ["Profile"], "name": name}
     if official:
         profile["official"] = official
     return profile
@@ -97,7 +110,7 @@ def build_credential(certificate: Certificate) -> dict:
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": snap.get("certificate_title") or "结业证书",
         "description": _credential_description(snap),
-        "issuer": issuer_profile(snap.get("issuer"), snap.get("signatory")),
+        "issuer": issuer_profile(),
         "validFrom": timestamp(certificate.issued_at),
         "awardedDate": timestamp(certificate.issued_at),
         "credentialSubject": _subject(certificate),
@@ -157,7 +170,7 @@ def _achievement(snap: dict) -> dict:
     base = current_app.config["LMS_BASE_URL"]
     # One id per course offering, the same in every credential awarded for it.
     achievement_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{base}/achievements/{snap['course_code']}")
-    return {
+    achievement = {
         "id": f"urn:uuid:{achievement_id}",
         "type": ["Achievement"],
         "achievementType": "CertificateOfCompletion",
@@ -166,6 +179,10 @@ def _achievement(snap: dict) -> dict:
         "criteria": {"narrative": CRITERIA},
         "humanCode": snap["course_code"],
     }
+    creator = awarding_body(snap.get("issuer"), snap.get("signatory"))
+    if creator:
+        achievement["creator"] = creator
+    return achievement
 
 
 def _hours(value) -> str:

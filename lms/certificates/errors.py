@@ -60,3 +60,15 @@ class UnknownCertificate(NotFound):
     code = "certificate-not-found"
     message_en = "No certificate matches."
     message_zh = "未找到匹配的证书。"
+
+
+class FontNotEmbedded(Conflict):
+    code = "certificate-font-not-embedded"
+    message_en = (
+        "No embeddable CJK font is installed on the server: re-rendering would not fix the "
+        "PDF. Install fonts-wqy-zenhei or set LMS_CERT_FONT, then restart."
+    )
+    message_zh = (
+        "服务器未安装可嵌入的中文字体，重新生成无法修复该 PDF。"
+        "请安装 fonts-wqy-zenhei 或设置 LMS_CERT_FONT 后重启。"
+    )

@@ -13,10 +13,14 @@ certificate reads the same on any machine. reportlab only reads TrueType outline
 with PostScript (CFF) outlines, such as Noto Sans CJK / Source Han Sans (``fonts-noto-cjk``),
 are skipped with a log line.
 
-Without any usable font a WARNING is logged once per process and the certificates fall back
-to ``STSong-Light``, one of the Adobe CID fonts every PDF reader with the Asian font pack knows:
-it is *not embedded*, so the text is still extractable, but a reader without that pack
-shows boxes or substitutes another font. Production machines should have a real font.
+Without any usable font the certificates fall back to ``STSong-Light``, one of the Adobe CID
+fonts every PDF reader with the Asian font pack knows: it is *not embedded*, so the text is
+still extractable, but a reader without that pack shows boxes or substitutes another font.
+``check_certificate_font`` (run by the app factory) makes production refuse to start without
+a real font and logs a WARNING at every start elsewhere; each certificate records the font
+its PDF was rendered with, and an admin can re-render it (lms.certificates.pdf).
+``python -m lms.certificates.fonts`` (run by ``make run``) says which font is used, or how
+to get one.
 """
 
 from __future__ import annotations
@@ -61,6 +65,56 @@ class CertificateFont:
     @property
     def embedded(self) -> bool:
         return self.path is not None
+
+    @property
+    def label(self) -> str:
+        """What a certificate records: the font's file name, or the CID font's name."""
+        return os.path.basename(self.path) if self.path else self.name
+
+
+class CertificateFontError(RuntimeError):
+    """Raised at startup in production without a usable, embeddable certificate font."""
+
+
+HOW_TO_GET_A_FONT = (
+    "install one (Debian/Ubuntu: sudo apt-get install fonts-wqy-zenhei) or set "
+    "LMS_CERT_FONT to a TrueType .ttf/.ttc file"
+)
+
+
+def check_certificate_font(app) -> CertificateFont:
+    """The startup check (called by the app factory): certificate PDFs must embed their font.
+
+    Production refuses to start without one: a PDF rendered with the non-embedded fallback
+    shows boxes in most viewers, and it is stored for good. Elsewhere a WARNING is logged
+    at every start, so that nobody mistakes the fallback for a working setup.
+    """
+    configured = app.config.get("LMS_CERT_FONT") or ""
+    font = resolve_font(configured)
+    problem = font_problem(configured, font)
+    if problem is None:
+        return font
+    if app.config.get("LMS_ENV") == "production":
+        raise CertificateFontError(f"LMS_ENV=production refuses to start. {problem}")
+    log.warning("%s Certificates rendered now will stay broken until re-rendered.", problem)
+    return font
+
+
+def font_problem(configured: str, font: CertificateFont) -> str | None:
+    """What is wrong with the font found for ``LMS_CERT_FONT=configured``, or None."""
+    if configured and font.path != configured:
+        return (
+            f"LMS_CERT_FONT={configured!r} is not a usable TrueType font file (.ttf, .ttc, "
+            f"or .otf with TrueType outlines); certificate PDFs would use "
+            f"{font.path or FALLBACK_CID_FONT} instead. To fix it, {HOW_TO_GET_A_FONT}."
+        )
+    if not font.embedded:
+        return (
+            f"No CJK TrueType font for certificate PDFs (LMS_CERT_FONT unset, system paths, "
+            f"fc-list): PDFs would use the non-embedded {FALLBACK_CID_FONT}, shown as boxes "
+            f"by readers without an Asian font pack. To fix it, {HOW_TO_GET_A_FONT}."
+        )
+    return None
 
 
 def certificate_font() -> CertificateFont:
@@ -121,3 +175,11 @@ def _register(path: str) -> CertificateFont | None:
         log.info("certificate font %s skipped: %s", path, error)
         return None
     return CertificateFont(name, path)
+
+
+if __name__ == "__main__":  # `make run`: tell a newcomer which font certificates get
+    logging.basicConfig(level=logging.ERROR)
+    wanted = os.environ.get("LMS_CERT_FONT", "")
+    found = resolve_font(wanted)
+    trouble = font_problem(wanted, found)
+    print(f"WARNING: {trouble}" if trouble else f"Certificate PDFs embed the font {found.path}.")

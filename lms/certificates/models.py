@@ -65,6 +65,22 @@ class Certificate(db.Model):
     # the same bytes.
     pdf_key: Mapped[str | None] = mapped_column(String(200))
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    # How the stored PDF was rendered (None for PDFs stored before this was recorded): the
+    # font's file name (or the non-embedded CID font's name), whether it is embedded, when.
+    pdf_font: Mapped[str | None] = mapped_column(String(200))
+    pdf_font_embedded: Mapped[bool | None]
+    pdf_rendered_at: Mapped[datetime | None]
+
+    @property
+    def pdf_rendering(self) -> dict:
+        """How the stored PDF was rendered (font and time are None for PDFs stored before
+        they were recorded, everything but ``stored`` before the first download)."""
+        return {
+            "stored": self.pdf_key is not None,
+            "font": self.pdf_font,
+            "font_embedded": self.pdf_font_embedded,
+            "rendered_at": self.pdf_rendered_at,
+        }
 
 
 class CertificateSequence(db.Model):

@@ -36,6 +36,7 @@ from reportlab.platypus import Paragraph
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from lms.audit import services as audit
 from lms.catalog.models import Course
 from lms.catalog.permissions import is_admin
 from lms.certificates.errors import (
@@ -43,15 +44,22 @@ from lms.certificates.errors import (
     SUPERSEDED_DOWNLOAD_NEW,
     CertificateRevoked,
     CertificateSuperseded,
+    FontNotEmbedded,
 )
-from lms.certificates.fonts import certificate_font
+from lms.certificates.fonts import CertificateFont, certificate_font
 from lms.certificates.models import Certificate
 from lms.certificates.services import visible_certificate
-from lms.certificates.snapshot import verify_url
+from lms.certificates.snapshot import local_day, verify_url
 from lms.core import bulk
+from lms.core.db import utcnow
 from lms.core.downloads import sanitize_filename
 from lms.core.errors import NotFound
-from lms.core.storage import Storage, delete_unless_committed, get_storage
+from lms.core.storage import (
+    Storage,
+    delete_unless_committed,
+    delete_when_committed,
+    get_storage,
+)
 from lms.extensions import db
 
 PAGE = landscape(A4)
@@ -71,9 +79,10 @@ ZIP_MIMETYPE = "application/zip"
 # --- rendering -------------------------------------------------------------------------------
 
 
-def render_certificate_pdf(certificate: Certificate) -> bytes:
-    """The bilingual certificate (A4 landscape) as PDF bytes, from its snapshot only."""
-    font = certificate_font().name
+def render_certificate_pdf(certificate: Certificate, font: CertificateFont | None = None) -> bytes:
+    """The bilingual certificate (A4 landscape) as PDF bytes, from its snapshot only, in
+    ``font`` (default: this app's certificate font)."""
+    font = (font or certificate_font()).name
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=PAGE, invariant=1, lang="zh-CN", pageCompression=1)
     _set_metadata(canvas, certificate)
@@ -171,14 +180,14 @@ def _english_body(snap: dict) -> str:
 
 def _footer(canvas: Canvas, font: str, certificate: Certificate) -> None:
     snap = certificate.snapshot
-    issued = _utc(certificate.issued_at).date()
+    issued = local_day(certificate.issued_at, snap)
     left = [
         ("主办单位 Organisers", "、".join(snap.get("organizers") or [])),
         ("承办单位 Host", snap.get("host_institution")),
         ("证书编号 Serial No.", certificate.serial),
     ]
     if certificate.expires_at:
-        expires = _utc(certificate.expires_at).date()
+        expires = local_day(certificate.expires_at, snap)
         left.append(("有效期至 Valid until", f"{_zh_date(expires)} / {_en_date(expires)}"))
     right = [
         ("发证单位 Issuer", snap.get("issuer")),
@@ -280,21 +289,72 @@ def ensure_pdf(certificate: Certificate) -> tuple[str, str]:
     if certificate.pdf_key:
         return certificate.pdf_key, certificate.pdf_sha256
     storage = get_storage()
-    stored = storage.save(io.BytesIO(render_certificate_pdf(certificate)), suffix=".pdf")
-    delete_unless_committed(db.session, storage, stored.key)
+    stored, record = _render_and_store(storage, certificate)
     won = db.session.execute(
         update(Certificate)
         .where(Certificate.id == certificate.id, Certificate.pdf_key.is_(None))
-        .values(pdf_key=stored.key, pdf_sha256=stored.sha256)
+        .values(record)
         .execution_options(synchronize_session=False)
     ).rowcount
     if won:
-        set_committed_value(certificate, "pdf_key", stored.key)
-        set_committed_value(certificate, "pdf_sha256", stored.sha256)
+        for column, value in record.items():
+            set_committed_value(certificate, column, value)
     else:  # a concurrent request stored its PDF first: keep theirs
         storage.delete(stored.key)
-        db.session.refresh(certificate, ["pdf_key", "pdf_sha256"])
+        db.session.refresh(certificate, list(record))
     return certificate.pdf_key, certificate.pdf_sha256
+
+
+def _render_and_store(
+    storage: Storage, certificate: Certificate, font: CertificateFont | None = None
+):
+    """Render and store the PDF (deleted unless the transaction commits); the stored file
+    and the columns that record it and how it was rendered."""
+    font = font or certificate_font()
+    data = render_certificate_pdf(certificate, font)
+    stored = storage.save(io.BytesIO(data), suffix=".pdf")
+    delete_unless_committed(db.session, storage, stored.key)
+    record = {
+        "pdf_key": stored.key,
+        "pdf_sha256": stored.sha256,
+        "pdf_font": font.label,
+        "pdf_font_embedded": font.embedded,
+        "pdf_rendered_at": utcnow(),
+    }
+    return stored, record
+
+
+def rerender_pdf(certificate: Certificate, *, actor) -> Certificate:
+    """Render the certificate's PDF again from its frozen snapshot with the current font
+    and store it under a new key (same serial, same text); the old file is deleted once
+    this commits. Audited as ``certificate.pdf_rendered`` with the old and the new font.
+    Any status: admins download revoked and superseded PDFs too, so their archive copy
+    must be readable. 409 when the current font is not embeddable either."""
+    font = certificate_font()
+    if not font.embedded:
+        raise FontNotEmbedded()
+    db.session.refresh(certificate, with_for_update=True)  # one re-render at a time
+    before = {"font": certificate.pdf_font, "font_embedded": certificate.pdf_font_embedded}
+    old_key, storage = certificate.pdf_key, get_storage()
+    stored, record = _render_and_store(storage, certificate, font)
+    for column, value in record.items():
+        setattr(certificate, column, value)
+    db.session.flush()
+    if old_key:
+        delete_when_committed(db.session, storage, old_key)
+    audit.record(
+        "certificate.pdf_rendered",
+        "certificate",
+        certificate.id,
+        actor=actor,
+        data={
+            "serial": certificate.serial,
+            "old": before,
+            "new": {"font": font.label, "font_embedded": True},
+            "sha256": stored.sha256,
+        },
+    )
+    return certificate
 
 
 def downloadable_certificate(serial: str, user) -> Certificate:

@@ -4,8 +4,9 @@ from flask import Response, send_file
 from flask_smorest import Blueprint
 
 from lms.accounts.models import Role
-from lms.certificates import export, pdf
+from lms.certificates import export, pdf, services
 from lms.certificates import jobs as kinds
+from lms.certificates.schemas import CertificateOut
 from lms.core.api import BINARY
 from lms.core.auth import actor, load
 from lms.core.downloads import as_download
@@ -45,6 +46,24 @@ def download_pdf(certificate):
         max_age=None,
     )
     return as_download(response, pdf.pdf_filename(certificate))
+
+
+@blp.route("/certificates/<string:serial>/pdf/render", methods=["POST"])
+@load(roles=Role.ADMIN)
+@blp.response(200, CertificateOut, description="The certificate, with its new ``pdf`` record.")
+@blp.alt_response(
+    409,
+    description="The server has no embeddable CJK font either "
+    "(``certificate-font-not-embedded``): re-rendering would not fix the PDF.",
+)
+def render_pdf(serial):
+    """Render the certificate's PDF again (admins), from its frozen snapshot with the
+    server's current font: same serial, same text, a new stored file; the old file is
+    deleted after the commit. For a PDF rendered without an embedded font (boxes in
+    viewers). Any status: admins download revoked and superseded PDFs too. Audited as
+    ``certificate.pdf_rendered`` with the old and the new font."""
+    certificate = services.certificate_by_serial(serial)
+    return pdf.rerender_pdf(certificate, actor=actor())
 
 
 @blp.route("/courses/<int:course_id>/certificates.zip")

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from lms.certificates.models import Certificate
 from lms.certificates.snapshot import is_expired, verify_url
+from lms.core import export
 from lms.core.db import utcnow
 from lms.core.schemas import AwareDateTime, StrictSchema, Text
 from lms.extensions import db
@@ -39,8 +40,20 @@ def _hours(key: str):
     return lambda certificate: float((certificate.snapshot or {}).get(key) or 0)
 
 
-class CertificateOut(Schema):
-    """A certificate as its holder and admins see it."""
+class PdfRenderingOut(Schema):
+    """How the certificate's stored PDF was rendered."""
+
+    stored = fields.Boolean(metadata={"description": "A PDF is stored (first download done)."})
+    font = fields.String(
+        allow_none=True,
+        metadata={"description": "The font file's name, or the non-embedded CID font's."},
+    )
+    font_embedded = fields.Boolean(allow_none=True)
+    rendered_at = AwareDateTime(allow_none=True)
+
+
+class CertificateHolderOut(Schema):
+    """A certificate as its holder sees it: without the admins' internal notes."""
 
     serial = fields.String()
     status = fields.String(metadata={"enum": list(STATUSES)})
@@ -65,7 +78,15 @@ class CertificateOut(Schema):
     replaces = fields.Function(lambda c: linked_serial(c, "replaces"), allow_none=True)
     revoke_reason = fields.String(allow_none=True)
     revoked_at = AwareDateTime(allow_none=True)
-    override_reason = fields.String(allow_none=True)
+    pdf = fields.Nested(PdfRenderingOut, attribute="pdf_rendering")
+
+
+class CertificateOut(CertificateHolderOut):
+    """A certificate as admins see it: with why completion was overridden at issuance."""
+
+    override_reason = fields.String(
+        allow_none=True, metadata={"description": "Admins only; never shown to the holder."}
+    )
 
 
 class IssuePreviewOut(Schema):
@@ -146,6 +167,8 @@ class CertificateListArgs(StrictSchema):
     course_id = fields.Integer(validate=validate.Range(min=1))
     status = fields.String(validate=validate.OneOf(STATUSES))
     q = fields.String(validate=validate.Length(min=1, max=100))
+    format = export.format_field()
+    lang = export.lang_field()
 
 
 class MyCertificateArgs(StrictSchema):
@@ -171,6 +194,13 @@ class VerifyOut(Schema):
     total_hours = fields.Float()
     issued_at = AwareDateTime()
     expires_at = AwareDateTime(allow_none=True)
+    issued_on = fields.String(
+        metadata={"format": "date", "description": "The issue day in the course's time zone."}
+    )
+    expires_on = fields.String(
+        allow_none=True,
+        metadata={"format": "date", "description": "The expiry day in the course's time zone."},
+    )
     issuer = fields.String(allow_none=True)
     replaced_by = fields.String(allow_none=True)
     replaced_by_url = fields.String(allow_none=True)

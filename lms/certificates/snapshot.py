@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from pypinyin import Style, lazy_pinyin
@@ -53,6 +54,15 @@ def english_name(user: User) -> str:
     return " ".join(part.capitalize() for part in (surname, given) if part)
 
 
+def local_day(moment: datetime, snapshot: dict) -> date:
+    """The day ``moment`` falls on in the course's time zone, as the certificate states it
+    (its issue and expiry dates); UTC for certificates frozen before courses had a zone,
+    so that their PDFs and verification read as they always did."""
+    if moment.tzinfo is None:  # SQLite hands stored UTC back naive to Core queries
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(snapshot.get("time_zone") or "UTC")).date()
+
+
 def build_snapshot(
     user: User, course: Course, *, theory_hours: Decimal, practical_hours: Decimal
 ) -> dict:
@@ -77,6 +87,7 @@ def build_snapshot(
         "certificate_title": course.certificate_title or "结业证书",
         "issuer": course.certificate_issuer or course.host_institution or "",
         "signatory": course.certificate_signatory,
+        "time_zone": course.time_zone,
     }
 
 

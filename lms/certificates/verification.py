@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, Row, bindparam, or_, select
 
 from lms.certificates.errors import UnknownCertificate
 from lms.certificates.models import Certificate
-from lms.certificates.snapshot import is_expired, verify_url
+from lms.certificates.snapshot import is_expired, local_day, verify_url
 from lms.core.db import utcnow
 from lms.extensions import db
 
@@ -110,6 +110,8 @@ def answer(
         "total_hours": _number(snapshot.get("total_hours")),
         "issued_at": row.issued_at.isoformat(),
         "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+        "issued_on": local_day(row.issued_at, snapshot).isoformat(),
+        "expires_on": local_day(row.expires_at, snapshot).isoformat() if row.expires_at else None,
         "issuer": _text(snapshot.get("issuer")),
         "replaced_by": row.replaced_by,
         "replaced_by_url": link(row.replaced_by_code) if row.replaced_by_code else None,

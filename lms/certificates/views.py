@@ -5,9 +5,10 @@ from flask_smorest import Blueprint
 
 from lms.accounts.models import Role
 from lms.catalog.services import get_course
-from lms.certificates import issuance, lifecycle, services, verification
+from lms.certificates import issuance, lifecycle, listing, services, verification
 from lms.certificates import jobs as kinds
 from lms.certificates.schemas import (
+    CertificateHolderOut,
     CertificateListArgs,
     CertificateOut,
     IssueIn,
@@ -17,6 +18,7 @@ from lms.certificates.schemas import (
     VerifyArgs,
     VerifyOut,
 )
+from lms.core import export
 from lms.core.auth import actor, load
 from lms.core.pagination import paginate
 from lms.extensions import limiter
@@ -84,10 +86,22 @@ def issue(data, course_id):
 @load(roles=Role.ADMIN)
 @blp.arguments(CertificateListArgs, location="query")
 @blp.response(200, CertificateOut(many=True))
+@blp.doc(responses=export.EXPORT_RESPONSES)
 @blp.paginate()
 def list_certificates(args, pagination_parameters):
     """Every certificate (admins), newest first; filters ``course_id``, ``status`` and
-    ``q`` (holder name or serial)."""
+    ``q`` (holder name or serial). With ``format`` (csv or xlsx) every matching
+    certificate as a file."""
+    fmt, lang = args.pop("format", None), args.pop("lang")
+    if fmt is not None:
+        pagination_parameters.item_count = 0  # a file: no page
+        return export.table_download(
+            fmt,
+            listing.header(lang),
+            listing.certificate_chunks(lang=lang, **args),
+            filename="certificates",
+            title="证书" if lang == "zh" else "Certificates",
+        )
     page = paginate(services.certificates_query(**args), pagination_parameters)
     return services.preload_links(page)
 
@@ -95,7 +109,7 @@ def list_certificates(args, pagination_parameters):
 @blp.route("/me/certificates")
 @load()
 @blp.arguments(MyCertificateArgs, location="query")
-@blp.response(200, CertificateOut(many=True))
+@blp.response(200, CertificateHolderOut(many=True))
 @blp.paginate()
 def my_certificates(args, pagination_parameters):
     """Your own certificates, newest first."""
@@ -107,8 +121,10 @@ def my_certificates(args, pagination_parameters):
 @load(certificate=("serial", services.visible_certificate))
 @blp.response(200, CertificateOut)
 def get_certificate(certificate):
-    """One certificate, for its holder or an admin (404 for anyone else)."""
-    return certificate
+    """One certificate, for its holder or an admin (404 for anyone else); only admins see
+    ``override_reason``."""
+    schema = CertificateOut if actor().role == Role.ADMIN else CertificateHolderOut
+    return jsonify(schema().dump(certificate))
 
 
 @blp.route("/certificates/<string:serial>/revoke", methods=["POST"])

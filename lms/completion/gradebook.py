@@ -25,32 +25,26 @@ Every text cell of CSV and XLSX that a spreadsheet could read as a formula (star
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from tempfile import SpooledTemporaryFile
 
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from lms.accounts.models import User
-from lms.catalog.models import Course, ModuleKind
+from lms.catalog.models import Course, ModuleKind, RubricCriterion
 from lms.completion import progress
 from lms.completion.progress import CourseModule, ModuleProgress, Progress
-from lms.core import bulk
-from lms.core.schemas import CONTROL_CHARS
+from lms.core import bulk, export
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.practicals.models import Grade, Submission
 
 CHUNK_SIZE = progress.BATCH  # one round of progress queries per chunk
-XLSX_SPOOL_BYTES = 16 * 1024 * 1024  # beyond this the workbook goes to a temporary file
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-CSV_MIMETYPE = "text/csv"
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIMETYPE, XLSX_MIMETYPE = export.CSV_MIMETYPE, export.XLSX_MIMETYPE
+neutralise = export.neutralise
+_number = export.number
 
 LABELS = {
     "zh": {
@@ -61,6 +55,7 @@ LABELS = {
         "theory_hours": "理论学时 Theory hours",
         "practical_hours": "实训学时 Practical hours",
         "total_hours": "总学时 Total hours",
+        "points": "分",
         "theory": "理论",
         "practical": "实训",
         "active": "在读",
@@ -82,6 +77,7 @@ LABELS = {
         "theory_hours": "Theory hours",
         "practical_hours": "Practical hours",
         "total_hours": "Total hours",
+        "points": "points",
         "theory": "theory",
         "practical": "practical",
         "active": "active",
@@ -104,6 +100,7 @@ class GradebookRow:
     user: User
     progress: Progress
     totals: dict[int, Decimal]  # submission id -> total points, for the latest attempts
+    scores: dict[int, dict[int, Decimal]] = field(default_factory=dict)  # -> criterion points
 
     def cells(self) -> Iterator[dict]:
         """Each module's state, in column order."""
@@ -149,23 +146,64 @@ def iter_rows(
         found = progress.progress_for_enrollments(
             course, [e for e, _ in people], viewer_is_staff=True
         )
-        totals = latest_totals(found)
-        yield [GradebookRow(e, u, found[e.id], totals) for e, u in people]
+        totals, scores = latest_grades(found)
+        yield [GradebookRow(e, u, found[e.id], totals, scores) for e, u in people]
         if len(people) < size:
             return
         after = people[-1][0].id
 
 
 def latest_totals(found: dict[int, Progress]) -> dict[int, Decimal]:
-    """Total points of the latest submissions that have a grade, by submission id: one
-    query, bound by the enrolment ids (not by the number of modules)."""
+    """Total points of the latest submissions that have a grade, by submission id."""
+    return latest_grades(found)[0]
+
+
+def latest_grades(
+    found: dict[int, Progress],
+) -> tuple[dict[int, Decimal], dict[int, dict[int, Decimal]]]:
+    """Total points and points per criterion (criterion id -> points) of the latest
+    submissions that have a grade, by submission id: one query, bound by the enrolment ids
+    (not by the number of modules)."""
     latest = {m.latest_submission_id for p in found.values() for m in p.modules}
     rows = db.session.execute(
-        select(Grade.submission_id, Grade.total_points)
+        select(Grade.submission_id, Grade.total_points, Grade.scores)
         .join(Submission, Submission.id == Grade.submission_id)
         .where(bulk.among_indexed(Submission.enrollment_id, list(found)))
     )
-    return {sid: total for sid, total in rows if sid in latest}
+    totals, scores = {}, {}
+    for sid, total, given in rows:
+        if sid in latest:
+            totals[sid] = total
+            scores[sid] = {
+                int(s["criterion_id"]): Decimal(str(s["points"]))
+                for s in given or ()
+                if s.get("criterion_id") is not None and s.get("points") is not None
+            }
+    return totals, scores
+
+
+@dataclass(frozen=True)
+class Criterion:
+    id: int
+    module_id: int
+    title: str
+
+
+def course_criteria(modules: list[CourseModule]) -> dict[int, list[Criterion]]:
+    """The rubric criteria of the practical modules, by module id, in rubric order: one
+    query (the gradebook's per-criterion columns)."""
+    ids = [m.id for m in modules if m.kind == ModuleKind.PRACTICAL]
+    found: dict[int, list[Criterion]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    rows = db.session.execute(
+        select(RubricCriterion.id, RubricCriterion.module_id, RubricCriterion.title)
+        .where(RubricCriterion.module_id.in_(ids))
+        .order_by(RubricCriterion.module_id, RubricCriterion.position)
+    )
+    for criterion_id, module_id, title in rows:
+        found[module_id].append(Criterion(criterion_id, module_id, title))
+    return found
 
 
 def module_cell(module: ModuleProgress, totals: dict[int, Decimal]) -> dict:
@@ -184,31 +222,25 @@ def module_cell(module: ModuleProgress, totals: dict[int, Decimal]) -> dict:
 # --- formats ---------------------------------------------------------------------------------
 
 
-def neutralise(value):
-    """A text cell loses control characters (never data, and openpyxl refuses them in a
-    cell: older rows may hold some), then gets a leading ``'`` when a spreadsheet would run
-    it as a formula."""
-    if not isinstance(value, str):
-        return value
-    value = CONTROL_CHARS.sub("", value)
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
-
-
-def _number(value: Decimal | None):
-    """A Decimal as the shortest int or float (4.0 -> 4, 78.50 -> 78.5)."""
-    if value is None:
-        return None
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def header(modules: list[CourseModule], lang: str) -> list[str]:
-    """The header row of the CSV and XLSX tables."""
+def header(
+    modules: list[CourseModule], lang: str, criteria: dict[int, list[Criterion]] | None = None
+) -> list[str]:
+    """The header row of the CSV and XLSX tables: after each practical module's column,
+    one column per rubric criterion with its points."""
     labels = LABELS[lang]
+    criteria = criteria or {}
     columns = [labels[k] for k in ("full_name", "email", "institution", "status")]
-    if lang == "zh":
-        columns += [f"{m.title}（{labels[m.kind]}）" for m in modules]
-    else:
-        columns += [f"{m.title} ({labels[m.kind]})" for m in modules]
+    for m in modules:
+        if lang == "zh":
+            columns.append(f"{m.title}（{labels[m.kind]}）")
+            columns += [
+                f"{m.title}：{c.title}（{labels['points']}）" for c in criteria.get(m.id, ())
+            ]
+        else:
+            columns.append(f"{m.title} ({labels[m.kind]})")
+            columns += [
+                f"{m.title}: {c.title} ({labels['points']})" for c in criteria.get(m.id, ())
+            ]
     return columns + [labels[k] for k in ("theory_hours", "practical_hours", "total_hours")]
 
 
@@ -230,17 +262,23 @@ def cell_text(cell: dict, lang: str) -> str:
     return labels["none"]
 
 
-def table_row(row: GradebookRow, lang: str) -> list:
-    """A row of the CSV/XLSX table, text cells neutralised against formula injection."""
+def table_row(
+    row: GradebookRow, lang: str, criteria: dict[int, list[Criterion]] | None = None
+) -> list:
+    """A row of the CSV/XLSX table (numbers as numbers; lms.core.export neutralises text)."""
     labels, user, found = LABELS[lang], row.user, row.progress
+    criteria = criteria or {}
     values = [user.full_name, user.email, user.institution or "", labels[found.status]]
-    values += [cell_text(cell, lang) for cell in row.cells()]
+    for module, state in zip(found.modules, row.cells(), strict=True):
+        values.append(cell_text(state, lang))
+        points = row.scores.get(module.latest_submission_id, {})
+        values += [_number(points.get(c.id)) for c in criteria.get(module.module_id, ())]
     values += [
         _number(found.theory_hours),
         _number(found.practical_hours),
         _number(found.total_hours),
     ]
-    return [neutralise(value) for value in values]
+    return values
 
 
 def json_row(row: GradebookRow) -> dict:
@@ -267,23 +305,6 @@ def json_row(row: GradebookRow) -> dict:
     }
 
 
-def csv_chunks(
-    modules: list[CourseModule], chunks: Iterator[list[GradebookRow]], lang: str
-) -> Iterator[bytes]:
-    """CSV as UTF-8 with a BOM (so that Excel reads the Chinese), a chunk of rows at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(neutralise(h) for h in header(modules, lang))
-    for rows in chunks:
-        writer.writerows(table_row(row, lang) for row in rows)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():  # no rows at all: the header is still owed
-        yield buffer.getvalue().encode("utf-8")
-
-
 def json_chunks(chunks: Iterator[list[GradebookRow]]) -> Iterator[bytes]:
     """A JSON list, a chunk of rows at a time."""
     yield b"["
@@ -296,17 +317,9 @@ def json_chunks(chunks: Iterator[list[GradebookRow]]) -> Iterator[bytes]:
     yield b"]"
 
 
-def xlsx_file(
-    modules: list[CourseModule], chunks: Iterator[list[GradebookRow]], lang: str, title: str
-) -> SpooledTemporaryFile:
-    """The workbook (write-only mode: rows are not kept in memory), rewound for reading."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title)
-    sheet.append([neutralise(h) for h in header(modules, lang)])
+def table_chunks(
+    chunks: Iterator[list[GradebookRow]], lang: str, criteria: dict[int, list[Criterion]]
+) -> Iterator[list[list]]:
+    """The CSV/XLSX rows, a chunk at a time."""
     for rows in chunks:
-        for row in rows:
-            sheet.append(table_row(row, lang))
-    spool = SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES)  # closed by the response
-    workbook.save(spool)
-    spool.seek(0)
-    return spool
+        yield [table_row(row, lang, criteria) for row in rows]

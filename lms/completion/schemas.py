@@ -3,6 +3,7 @@ the course-wide completion list and the gradebook's arguments."""
 
 from marshmallow import Schema, fields, post_dump, pre_dump, validate
 
+from lms.core import export
 from lms.core.schemas import DecimalNumber, StrictSchema
 from lms.enrollments.models import EnrollmentStatus
 
@@ -45,6 +46,8 @@ class CompletionArgs(StrictSchema):
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Part of the email, the name or the English name."},
     )
+    format = export.format_field()
+    lang = export.lang_field()
 
 
 class ModuleStateOut(Schema):

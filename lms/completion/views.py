@@ -24,20 +24,18 @@ its invalidation rules at the sizes this system serves.
 from __future__ import annotations
 
 import json
-import os
 
-from flask import Response, request, stream_with_context
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
-from werkzeug.wsgi import wrap_file
 
 from lms.catalog import permissions
 from lms.completion import eligibility as completion
-from lms.completion import gradebook
+from lms.completion import exports, gradebook
 from lms.completion.progress import progress_for_enrollment
 from lms.completion.schemas import CompletionArgs, CompletionEntryOut, GradebookArgs, ProgressOut
+from lms.core import export
 from lms.core.api import BINARY, JSON_OBJECT
 from lms.core.auth import actor, load
-from lms.core.downloads import as_download
 from lms.enrollments.access import readable_enrollment
 
 blp = Blueprint(
@@ -62,6 +60,7 @@ SUMMARY_HEADER = {
 @load(course=permissions.staff_course)
 @blp.arguments(CompletionArgs, location="query")
 @blp.response(200, CompletionEntryOut(many=True), headers=SUMMARY_HEADER)
+@blp.doc(responses=export.EXPORT_RESPONSES)
 @blp.alt_response(403, description="Not the course's staff.")
 @blp.paginate()
 def course_completion(args, course, pagination_parameters):
@@ -70,8 +69,28 @@ def course_completion(args, course, pagination_parameters):
     Active and completed enrolments unless ``status`` says otherwise; ``eligible`` keeps
     the eligible ones (true) or the others (false); ``q`` searches email and names.
     In enrolment order. ``X-Completion-Summary`` counts eligible and not eligible
-    enrolments among those matching ``status`` and ``q``.
+    enrolments among those matching ``status`` and ``q``. With ``format`` (csv or xlsx)
+    every matching enrolment as a file: hours, the verdict, the reasons in words and the
+    serial of its valid certificate.
     """
+    fmt = args.get("format")
+    if fmt is not None:
+        pagination_parameters.item_count = 0  # a file: no page
+        lang = args["lang"]
+        chunks = exports.completion_chunks(
+            course.id,
+            statuses=args["status"],
+            q=args.get("q"),
+            eligible=args.get("eligible"),
+            lang=lang,
+        )
+        return export.table_download(
+            fmt,
+            exports.header(lang),
+            chunks,
+            filename=f"{course.code}-completion",
+            title="结业情况" if lang == "zh" else "Completion",
+        )
     stmt = completion.enrollments_query(course, args["status"], args.get("q"))
     page, summary = completion.completion_page(
         course, stmt, args.get("eligible"), pagination_parameters
@@ -125,21 +144,11 @@ def gradebook_export(args, course):
         return Response(
             stream_with_context(gradebook.json_chunks(chunks)), mimetype="application/json"
         )
-    filename = f"{course.code}-gradebook.{fmt}"
-    if fmt == "csv":
-        response = Response(
-            stream_with_context(gradebook.csv_chunks(modules, chunks, lang)),
-            mimetype=gradebook.CSV_MIMETYPE,
-        )
-    else:
-        title = "成绩册" if lang == "zh" else "Gradebook"
-        spool = gradebook.xlsx_file(modules, chunks, lang, title)
-        size = spool.seek(0, os.SEEK_END)
-        spool.seek(0)
-        response = Response(
-            wrap_file(request.environ, spool),
-            mimetype=gradebook.XLSX_MIMETYPE,
-            direct_passthrough=True,
-        )
-        response.content_length = size
-    return as_download(response, filename)
+    criteria = gradebook.course_criteria(modules)
+    return export.table_download(
+        fmt,
+        gradebook.header(modules, lang, criteria),
+        gradebook.table_chunks(chunks, lang, criteria),
+        filename=f"{course.code}-gradebook",
+        title="成绩册" if lang == "zh" else "Gradebook",
+    )

@@ -38,7 +38,7 @@ PROBLEM_SCHEMA = {
     "type": "object",
     "description": "RFC 9457 problem details; the messages follow Accept-Language (en, zh).",
     "properties": {
-        "type": {"type": "string", "description": "urn:lms:problem:<code> or about:blank"},
+        "type": {"type": "string", "description": "urn:lms:problem:<code>"},
         "title": {"type": "string"},
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string"},

@@ -17,9 +17,11 @@ from flask_wtf.csrf import CSRFProtect
 
 from lms.core.errors import (
     Forbidden,
+    FormatNotSupported,
     Invalid,
     MalformedJson,
     NotAuthenticated,
+    UnknownQueryParameter,
     UnsupportedMediaType,
 )
 
@@ -72,6 +74,8 @@ def load(*, roles: str | Iterable[str] | None = None, **resolvers):
         specs.append((name, (args,) if isinstance(args, str) else tuple(args), resolve))
 
     def decorator(view):
+        query_names = declared_query_names(view)
+
         @wraps(view)
         def wrapper(*args, **kwargs):
             user = actor()
@@ -79,6 +83,8 @@ def load(*, roles: str | Iterable[str] | None = None, **resolvers):
                 raise Forbidden()
             for name, params, resolve in specs:
                 kwargs[name] = resolve(*(kwargs.pop(param) for param in params), user)
+            if query_names is not None:
+                check_query_names(query_names)
             return view(*args, **kwargs)
 
         wrapper._lms_auth = {
@@ -90,6 +96,44 @@ def load(*, roles: str | Iterable[str] | None = None, **resolvers):
         return wrapper
 
     return decorator
+
+
+PAGINATION_NAMES = frozenset({"page", "page_size"})  # flask-smorest's pagination arguments
+
+
+def declared_query_names(view) -> frozenset[str] | None:
+    """The query parameters a flask-smorest view declares (its ``location="query"``
+    schemas' fields, and page/page_size when paginated); None for a view that is not one
+    (no OpenAPI doc), whose query string nobody checks."""
+    doc = getattr(view, "_apidoc", None)
+    if doc is None:
+        return None
+    names = set(PAGINATION_NAMES if "pagination" in doc else ())
+    for parameter in doc.get("arguments", {}).get("parameters", []):
+        if parameter.get("in") != "query":
+            continue
+        schema = parameter["schema"]
+        schema = schema() if isinstance(schema, type) else schema
+        names |= {f.data_key or name for name, f in schema.fields.items() if not f.dump_only}
+    return frozenset(names)
+
+
+def check_query_names(declared: frozenset[str]) -> None:
+    """422 for a query parameter the view does not declare: an unknown filter is refused
+    rather than ignored (a typo would answer everything), and ``?format=`` on a view that
+    cannot export is refused rather than answered as JSON. Runs after authorisation."""
+    unknown = sorted(set(request.args) - declared)
+    if not unknown:
+        return
+    if "format" in unknown:
+        raise FormatNotSupported(
+            errors={"format": ["This endpoint has no export formats."]},
+        )
+    raise UnknownQueryParameter(
+        f"Unknown query parameter(s): {', '.join(unknown)}.",
+        f"未知的查询参数：{'、'.join(unknown)}。",
+        errors={name: ["Unknown query parameter."] for name in unknown},
+    )
 
 
 def accepts(*mimetypes: str):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
@@ -79,10 +82,53 @@ def _configure_sqlite(dbapi_connection, connection_record):
     cursor.close()
 
 
+# SQLite transactions take the write lock up front, so that concurrent writers queue on
+# busy_timeout. A deferred BEGIN that reads and then writes cannot wait for the lock in WAL
+# mode (its snapshot may be stale: SQLITE_BUSY at once, whatever busy_timeout says).
+SQLITE_BEGIN = "BEGIN IMMEDIATE"
+# Transactions begun while a streamed response body is produced (after the request's
+# commit) or inside ``reading()`` only read: they start deferred and hold no write lock.
+_reading_only = ContextVar("lms_reading_only", default=False)
+_END = object()
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN" if _reading_only.get() else SQLITE_BEGIN)
+
+
+@contextmanager
+def reading():
+    """SQLite transactions begun inside the block only read: they start deferred (a health
+    probe must not queue behind the writers, nor make them wait)."""
+    token = _reading_only.set(True)
+    try:
+        yield
+    finally:
+        _reading_only.reset(token)
+
+
+def reading_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` with every SQLite transaction begun while producing them deferred.
+
+    The request's own transaction has committed by then (``lms.app``), so whatever a
+    streamed body reads (a gradebook, chunk by chunk) runs in a transaction of its own that
+    could never commit a write: it need not, and must not, hold SQLite's write lock while
+    the client downloads.
+    """
+    iterator = iter(chunks)
+    try:
+        while True:
+            with reading():
+                chunk = next(iterator, _END)
+            if chunk is _END:
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def violated_constraint(exc) -> str:

@@ -7,6 +7,7 @@ Each error carries an English and a Chinese message; the answer follows Accept-L
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from flask import Flask, current_app, has_request_context, json, request
@@ -144,6 +145,23 @@ class Invalid(DomainError):
         super().__init__(message_en, message_zh, errors=errors, **extra)
 
 
+class UnknownQueryParameter(DomainError):
+    """A query parameter the endpoint does not declare (a filter it does not have)."""
+
+    status, code = 422, "unknown-query-parameter"
+    message_en, message_zh = "Unknown query parameter.", "未知的查询参数。"
+
+
+class FormatNotSupported(DomainError):
+    """``?format=`` on an endpoint that has no export: refused, never answered as JSON."""
+
+    status, code = 422, "format-not-supported"
+    message_en, message_zh = (
+        "This endpoint cannot export files; it has no format parameter.",
+        "该接口不支持导出文件（没有 format 参数）。",
+    )
+
+
 class PreconditionFailed(DomainError):
     status, code = 412, "stale-version"
     message_en, message_zh = (
@@ -206,7 +224,23 @@ def http_exception_response(error: HTTPException):
             headers=headers,
         )
     detail = data.get("message") or _default_detail(error)
-    return problem_response(status, detail, headers=headers)
+    return problem_response(status, detail, code=http_error_code(error), headers=headers)
+
+
+# Problem codes of werkzeug's HTTP errors where the name alone would be a poor code; every
+# other one is its name as a slug ("Not Found" -> "not-found").
+HTTP_ERROR_CODES = {
+    413: "payload-too-large",
+    429: "too-many-requests",
+}
+
+
+def http_error_code(error: HTTPException) -> str:
+    """The problem code of a werkzeug HTTPException: every error answer carries one."""
+    if error.code in HTTP_ERROR_CODES:
+        return HTTP_ERROR_CODES[error.code]
+    slug = re.sub(r"[^a-z0-9]+", "-", (error.name or "").lower()).strip("-")
+    return slug or f"http-{error.code}"
 
 
 def _default_detail(error: HTTPException) -> str:

@@ -4,8 +4,11 @@ import re
 from collections.abc import Mapping
 from datetime import UTC
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
+
+from lms.core.emails import normalize_email
 
 # Every integer column is a 32-bit INTEGER: a larger input is refused with 422 instead of
 # overflowing the database driver (a 500 on SQLite and PostgreSQL alike).
@@ -94,14 +97,26 @@ class Text(fields.String):
 
 
 class Email(fields.Email):
-    """An email address, lowercased."""
+    """An email address in its one stored spelling (``lms.core.emails.normalize_email``:
+    NFKC, lowercased, IDNA domain; invisible characters and mixed scripts refused)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "@" not in text:
+            return text  # the Email validator words it
+        try:
+            return normalize_email(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 class AwareDateTime(fields.AwareDateTime):
-    """ISO 8601 with an offset on output; inputs without one are read as UTC."""
+    """ISO 8601; inputs without an offset are read as UTC.
+
+    One canonical form: every instant is loaded and dumped in UTC (``+00:00``), so the
+    object echoed right after a write reads the same as a later GET, whatever offset the
+    client sent (``+08:00`` in, ``+00:00`` out, everywhere).
+    """
 
     def __init__(self, **kwargs):
         kwargs.setdefault("default_timezone", UTC)
@@ -110,10 +125,36 @@ class AwareDateTime(fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
-            moment.astimezone(UTC)  # stored in UTC: 9999-12-31T23:00-12:00 has no UTC time
+            # stored in UTC: 9999-12-31T23:00-12:00 has no UTC time
+            return moment.astimezone(UTC)
         except OverflowError as exc:
             raise ValidationError("The date and time is out of range.") from exc
-        return moment
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class TimeZoneName(fields.String):
+    """An IANA time zone name (``Asia/Shanghai``), checked against the zone database
+    (tzdata is pinned, so a machine without /usr/share/zoneinfo knows the same zones)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        name = super()._deserialize(value, attr, data, **kwargs).strip()
+        # ZoneInfo also takes paths ("../x") and "localtime"-like keys: refuse them first
+        if not name or len(name) > 64 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+/-]*", name):
+            raise ValidationError(
+                "Not a time zone name such as Asia/Shanghai. 不是时区名称（如 Asia/Shanghai）。"
+            )
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError(
+                "Unknown time zone; use a name such as Asia/Shanghai. "
+                "未知时区，请使用如 Asia/Shanghai 的名称。"
+            ) from exc
+        return name
 
 
 class DecimalNumber(fields.Decimal):

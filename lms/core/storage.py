@@ -7,7 +7,8 @@ name never reaches the file system. ``LocalStorage`` can later be swapped for ob
 Files and database rows live in two systems that do not share a transaction. A service that
 stores a file calls ``delete_unless_committed``: if the database transaction then rolls back
 (a refused rule, a lost race, a failing commit at the request boundary), the file is deleted,
-so that no object is left without its row.
+so that no object is left without its row. A service that replaces a file calls
+``delete_when_committed`` for the old one: it is deleted only once the new row is durable.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def get_storage() -> Storage:
 # --- files written inside a database transaction --------------------------------------------
 
 _PENDING = "lms.storage.pending"
+_REPLACED = "lms.storage.replaced"
 
 
 def delete_unless_committed(session: Session, storage: Storage, key: str) -> None:
@@ -153,17 +155,30 @@ def delete_unless_committed(session: Session, storage: Storage, key: str) -> Non
     session.info.setdefault(_PENDING, []).append((storage, key))
 
 
+def delete_when_committed(session: Session, storage: Storage, key: str) -> None:
+    """Delete ``key`` once the session's current transaction commits (a file its rows no
+    longer point to); if the transaction does not commit, the file stays, as do the rows."""
+    session.connection()
+    session.info.setdefault(_REPLACED, []).append((storage, key))
+
+
 @event.listens_for(Session, "after_commit")
 def _keep_committed(session: Session) -> None:
     # Fired for savepoints too; only the outermost commit makes the rows durable.
     if session.get_nested_transaction() is None:
         session.info.pop(_PENDING, None)
+        for storage, key in session.info.pop(_REPLACED, ()):
+            try:
+                storage.delete(key)
+            except Exception:  # committed already: an orphan file, not a broken row
+                log.exception("could not delete replaced stored object %s", key)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _delete_uncommitted(session: Session, transaction) -> None:
     if transaction.parent is not None:
         return
+    session.info.pop(_REPLACED, None)  # not committed: the rows still point to those files
     for storage, key in session.info.pop(_PENDING, ()):
         try:
             storage.delete(key)

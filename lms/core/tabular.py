@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, time
 
 import openpyxl
@@ -34,6 +35,7 @@ MAX_ROWS = 20_000  # data rows per file: bounds memory and the length of one tra
 MAX_COLUMNS = 64  # XLSX columns read per row; a sheet may claim 16,384
 MAX_XLSX_UNPACKED = 200 * 1024 * 1024  # declared uncompressed size: refuses zip bombs
 MAX_REPORTED_ERRORS = 1_000
+HEADER_SEARCH_ROWS = 10  # non-empty rows looked at for the header (title rows above it)
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, .doc, encrypted .xlsx
@@ -50,10 +52,15 @@ class RowData:
 
 @dataclass(frozen=True)
 class Table:
-    """The data rows of a file (empty rows left out) and the columns its header named."""
+    """The data rows of a file (empty rows left out) and the columns its header named.
+
+    ``headers``: each canonical column's header as the file writes it (for messages);
+    ``warnings``: ``{row, field, message}`` about what was ignored (unknown columns)."""
 
     columns: tuple[str, ...]
     rows: list[RowData]
+    headers: dict[str, str] = dataclass_field(default_factory=dict)
+    warnings: list[dict] = dataclass_field(default_factory=list)
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -69,17 +76,30 @@ def file_invalid(message_en: str, message_zh: str) -> Invalid:
     return Invalid([row_error(None, "file", f"{message_en} {message_zh}")], message_en, message_zh)
 
 
-def raise_if_errors(errors: list[dict]) -> None:
-    """Raise one 422 listing ``errors`` (sorted by row) when there are any."""
+def name_columns(errors: list[dict], headers: dict[str, str]) -> list[dict]:
+    """``errors`` with a ``column`` entry: the header of their field as the file names it."""
+    return [
+        {**e, "column": headers[e["field"]]} if e["field"] in headers and "column" not in e else e
+        for e in errors
+    ]
+
+
+def raise_if_errors(errors: list[dict], *, headers: dict[str, str] | None = None, **extra) -> None:
+    """Raise one 422 listing ``errors`` (sorted by row) when there are any; with
+    ``headers`` (``Table.headers``) each error also names its column as the file does.
+    ``extra`` entries go into the answer (a dry run's plan)."""
     if not errors:
         return
     errors = sorted(errors, key=lambda e: (e["row"] or 0, e["field"]))
+    if headers:
+        errors = name_columns(errors, headers)
     rows = len({e["row"] for e in errors})
     raise Invalid(
         errors[:MAX_REPORTED_ERRORS],
         f"The file has errors in {rows} row(s); nothing was imported.",
         f"文件中有 {rows} 行存在错误，未导入任何数据。",
         error_count=len(errors),
+        **extra,
     )
 
 
@@ -91,22 +111,55 @@ def read_table(
     *,
     columns: dict[str, str],
     required: Sequence[str],
+    labels: dict[str, tuple[str, str]] | None = None,
     max_rows: int = MAX_ROWS,
 ) -> Table:
     """Read an uploaded CSV or XLSX file (detected by content, not by name) into a Table.
 
-    ``columns`` maps accepted headers to canonical names; unknown, duplicate or missing
-    required columns are refused with 422, as are more than ``max_rows`` data rows.
+    ``columns`` maps accepted headers to canonical names. The header is the first of the
+    first ``HEADER_SEARCH_ROWS`` non-empty rows that names every ``required`` column (title
+    rows above it are skipped). Unknown and blank header cells are ignored with a warning;
+    duplicate or missing required columns are refused with 422 (``labels`` gives the
+    English and Chinese name of a column for those messages), as are more than
+    ``max_rows`` data rows.
     """
     data = source if isinstance(source, bytes) else source.stream.read()
     records = _xlsx_records(data) if data.startswith(_ZIP_MAGIC) else _csv_records(data)
     with closing(records):  # closes the workbook even when we stop early
-        header_number, header = _first_nonempty(records)
-        names = map_headers(header, columns, required, row=header_number)
-        rows = _data_rows(records, names, max_rows)
+        header_number, header, ahead = _find_header(records, columns, required)
+        names, warnings = map_headers(header, columns, required, row=header_number, labels=labels)
+        rows = _data_rows(_chain(ahead, records), names, max_rows)
     if not rows:
         raise file_invalid("The file has a header but no data rows.", "文件只有表头，没有数据行。")
-    return Table(tuple(n for n in names if n), rows)
+    headers = {name: str(cell) for name, cell in zip(names, header, strict=False) if name}
+    return Table(tuple(n for n in names if n), rows, headers, warnings)
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def _find_header(records, columns: dict[str, str], required: Sequence[str]):
+    """The header record (number, cells) and the records read after it; when no row among
+    the first few names the required columns, the first non-empty row (to be refused)."""
+    seen: list[tuple[int, list[str | None]]] = []
+    for number, cells in records:
+        if not any(cells):
+            if seen:
+                seen.append((number, cells))
+            continue
+        seen.append((number, cells))
+        mapped = {columns.get(normalize_header(c)) for c in cells if c}
+        if all(name in mapped for name in required):
+            position = len(seen) - 1
+            return number, cells, seen[position + 1 :]
+        if sum(1 for _, c in seen if any(c)) >= HEADER_SEARCH_ROWS:
+            break
+    if not seen:
+        raise file_invalid("The file is empty.", "文件为空。")
+    number, cells = seen[0]
+    return number, cells, seen[1:]
 
 
 def _data_rows(records, names: list[str | None], max_rows: int) -> list[RowData]:
@@ -121,14 +174,6 @@ def _data_rows(records, names: list[str | None], max_rows: int) -> list[RowData]
             )
         rows.append(_row(number, names, cells))
     return rows
-
-
-def _first_nonempty(records: Iterator[tuple[int, list[str | None]]]):
-    """The first non-empty record of ``records`` (the header), consuming it."""
-    for number, cells in records:
-        if any(cells):
-            return number, cells
-    raise file_invalid("The file is empty.", "文件为空。")
 
 
 def _row(number: int, names: list[str | None], cells: list[str | None]) -> RowData:
@@ -177,9 +222,24 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str | None]]]:
 
 
 def _sheet_records(workbook, sheet) -> Iterator[tuple[int, list[str | None]]]:
+    """Rows of ``sheet``; openpyxl parses its XML lazily, so malformed XML (an undefined
+    entity, a DTD with entities, which defusedxml refuses, truncated XML) surfaces while
+    iterating: a 422 about the file, never a 500."""
     try:
         rows = sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
-        for number, values in enumerate(rows, start=1):
+        number = 0
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # ParseError, defusedxml's DTD/entity errors, ...
+                raise file_invalid(
+                    "The workbook's sheet is not well-formed XML (damaged, or with "
+                    "entities or a DTD, which are refused).",
+                    "工作表的 XML 格式错误（文件损坏，或含有不允许的实体或 DTD）。",
+                ) from exc
+            number += 1
             yield number, _trimmed([_clean(v) for v in values])
     finally:
         workbook.close()
@@ -280,35 +340,59 @@ def normalize_header(header: str) -> str:
 
 
 def map_headers(
-    header: Sequence[str | None], columns: dict[str, str], required: Sequence[str], *, row: int = 1
-) -> list[str | None]:
-    """Canonical column name per header cell, or 422 naming every unknown, duplicate,
-    blank or missing required column."""
+    header: Sequence[str | None],
+    columns: dict[str, str],
+    required: Sequence[str],
+    *,
+    row: int = 1,
+    labels: dict[str, tuple[str, str]] | None = None,
+) -> tuple[list[str | None], list[dict]]:
+    """Canonical column name per header cell (None for an ignored one) and the warnings
+    naming each unknown or blank header cell; 422 naming every duplicate or missing
+    required column."""
+    labels = labels or {}
     names: list[str | None] = []
-    errors = []
+    first: dict[str, str] = {}
+    errors, warnings = [], []
     for position, cell in enumerate(header, start=1):
         name = columns.get(normalize_header(cell)) if cell else None
         if cell is None:
-            errors.append(
+            warnings.append(
                 row_error(
-                    row, "header", f"Column {position} has no header. 第 {position} 列缺少表头。"
+                    row,
+                    "header",
+                    f"Column {position} has no header; it is ignored. "
+                    f"第 {position} 列没有表头，已忽略。",
                 )
             )
         elif name is None:
-            errors.append(row_error(row, "header", f'Unknown column "{cell}". 未知列“{cell}”。'))
-        elif name in names:
-            errors.append(
-                row_error(row, "header", f'Column "{cell}" appears twice. 列“{cell}”重复。')
+            warnings.append(
+                row_error(
+                    row, "header", f'Unknown column "{cell}" is ignored. 未知列“{cell}”已忽略。'
+                )
             )
+        elif name in first:
+            errors.append(
+                row_error(
+                    row,
+                    "header",
+                    f'Column "{cell}" repeats column "{first[name]}". '
+                    f"列“{cell}”与列“{first[name]}”重复。",
+                )
+            )
+            name = None
+        else:
+            first[name] = cell
         names.append(name)
-    errors += [
-        row_error(row, name, f'Required column "{name}" is missing. 缺少必填列“{name}”。')
-        for name in required
-        if name not in names
-    ]
+    for name in required:
+        if name not in first:
+            en, zh = labels.get(name, (name, name))
+            errors.append(
+                row_error(row, name, f'Required column "{en}" is missing. 缺少必填列“{zh}”。')
+            )
     if errors:
-        raise Invalid(errors, "The header row is not valid.", "表头无效。")
-    return names
+        raise Invalid(errors, "The header row is not valid.", "表头无效。", warnings=warnings)
+    return names, warnings
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -346,18 +430,25 @@ def _flat(messages) -> Iterator[tuple[str, list]]:
         yield field, value if isinstance(value, list) else [value]
 
 
-def duplicate_errors(rows: Iterable[RowData], field: str, *, key=lambda value: value) -> list[dict]:
-    """An error on each row whose ``field`` (compared through ``key``) repeats an earlier
-    row's; empty cells are not compared."""
+def duplicate_errors(
+    rows: Iterable[RowData], name: str, *, key=lambda value: value, label: str | None = None
+) -> list[dict]:
+    """An error on each row whose ``name`` column (compared through ``key``) repeats an
+    earlier row's; empty cells are not compared. ``label``: the column as the file names it."""
+    label = label or name
     first: dict[str, int] = {}
     errors = []
     for row in rows:
-        value = row.values.get(field)
+        value = row.values.get(name)
         if value is None:
             continue
         seen = first.setdefault(key(value), row.number)
         if seen != row.number:
             errors.append(
-                row_error(row.number, field, f"Same {field} as row {seen}. 与第 {seen} 行重复。")
+                row_error(
+                    row.number,
+                    name,
+                    f'Same "{label}" as row {seen}. “{label}”与第 {seen} 行重复。',
+                )
             )
     return errors

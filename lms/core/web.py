@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, g, request, send_from_directory
 from flask_login import current_user
 from sqlalchemy import text
 
-from lms.core.db import db
+from lms.core.db import db, reading
 from lms.core.errors import problem_response
 
 HTML_CSP = (
@@ -34,7 +34,7 @@ def healthz():
 def readyz():
     """Readiness: the database answers."""
     try:
-        with db.engine.connect() as connection:
+        with reading(), db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means not ready
         return problem_response(503, "The database is not reachable.", code="not-ready")

@@ -8,7 +8,7 @@ wording, kept in its errors module.
 
 from __future__ import annotations
 
-from lms.core.errors import Conflict
+from lms.core.errors import Conflict, Forbidden
 
 
 class AlreadyEnrolled(Conflict):
@@ -24,6 +24,15 @@ class CourseFull(Conflict):
 class EnrollmentClosed(Conflict):
     code = "enrollment-closed"
     message_en, message_zh = "Enrolment is not open for this course.", "该研修班当前不接受报名。"
+
+
+class CourseEnded(Conflict):
+    """Self-enrolment after the course's end (the end of ``ends_on`` in its time zone),
+    when no admin set ``enroll_closes_at`` to keep it open."""
+
+    code = "course-ended"
+    message_en = "The course has ended; enrolment is closed."
+    message_zh = "该研修班已结束，报名已关闭。"
 
 
 class NotWithdrawable(Conflict):
@@ -51,3 +60,12 @@ class NoAttemptsLeft(Conflict):
     code = "no-attempts-left"
     message_en = "Every attempt allowed has been used."
     message_zh = "可用次数已用完。"
+
+
+class OwnEnrollment(Forbidden):
+    """Course staff who are also enrolled (a teacher later made instructor of the same
+    course, or an admin) cannot grade, complete or extend their own enrolment."""
+
+    code = "own-enrollment"
+    message_en = "You cannot grade or mark your own enrolment, even as course staff."
+    message_zh = "不能为自己的报名评分或标记完成（即使您是本研修班的管理人员）。"

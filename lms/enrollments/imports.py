@@ -2,7 +2,9 @@
 
 A roster is a people file, read and validated exactly like the user import (lms.core.tabular,
 lms.accounts.imports): missing accounts are created without a password but with an
-activation token, existing ones take the non-empty cells of their row. Then everybody is
+activation token; existing ones are left as they are (a warning names each difference)
+unless the admin sends ``update_existing``, when they take the non-empty cells of their
+row, each change audited with its old and new value. Then everybody is
 enrolled in file order: active while seats remain, then waitlisted when the course has a
 waitlist. Rows already enrolled (active, waitlisted or completed) are left as they are.
 
@@ -57,20 +59,31 @@ class RosterPlan:
 
 
 def import_roster(
-    course: Course, file, *, dry_run: bool, actor: User, progress: Progress | None = None
+    course: Course,
+    file,
+    *,
+    dry_run: bool,
+    actor: User,
+    update_existing: bool | None = None,
+    progress: Progress | None = None,
 ) -> dict:
-    """Create or update the accounts of a roster file and enrol them; the ``ImportReport``.
+    """Create the missing accounts of a roster file and enrol everyone; the ``ImportReport``.
 
-    With ``dry_run`` everything is validated and counted (seats simulated from the course's
-    capacity and seats taken), but nothing is written and no activation token is issued.
-    ``progress(done, total)`` is called after each batch of places written.
+    Existing accounts are left as they are unless ``update_existing`` (default false): a
+    roster must not rename a teacher platform-wide by accident; what the file says
+    differently is a warning. With ``dry_run`` everything is validated and counted (seats
+    simulated from the course's capacity and seats taken) and the per-row plan answered,
+    but nothing is written and no activation token is issued. ``progress(done, total)``
+    is called after each batch of places written.
     """
     check_open(course)
     table = people.read_people(file)
     if not dry_run:
         lock_course(course)
     with gc_paused():  # tens of thousands of objects that all survive: see gc_paused
-        plan = plan_roster(course, table, actor=actor)
+        plan = plan_roster(
+            course, table, actor=actor, update_existing=bool(update_existing), dry_run=dry_run
+        )
         tokens = [] if dry_run else apply_roster(course, plan, actor=actor, progress=progress)
     return {
         "rows": len(table.rows),
@@ -80,7 +93,24 @@ def import_roster(
         "enrolled": len(plan.places),
         "dry_run": dry_run,
         "activation_tokens": tokens,
+        "plan": plan_entries(plan),
+        "warnings": table.warnings + plan.accounts.warnings,
     }
+
+
+def plan_entries(plan: RosterPlan) -> list[dict]:
+    """The per-row plan: ``action`` is the place (enrol, waitlist, or skip when already
+    enrolled), ``account`` what happens to the account (create, update, skip)."""
+    statuses = dict(plan.places)
+    actions = {ACTIVE: "enrol", WAITLISTED: "waitlist"}
+    return [
+        {
+            **entry,
+            "account": entry["action"],
+            "action": actions.get(statuses.get(entry["email"]), "skip"),
+        }
+        for entry in plan.accounts.entries
+    ]
 
 
 def check_open(course: Course) -> None:
@@ -107,9 +137,17 @@ def lock_course(course: Course) -> None:
 # --- planning (no writes) --------------------------------------------------------------------
 
 
-def plan_roster(course: Course, table: tabular.Table, *, actor: User) -> RosterPlan:
+def plan_roster(
+    course: Course,
+    table: tabular.Table,
+    *,
+    actor: User,
+    update_existing: bool = False,
+    dry_run: bool = False,
+) -> RosterPlan:
     """Validate every row and decide what happens to it, or raise one 422 listing every
-    invalid row (field rules, roster rules, and seats when there is no waitlist)."""
+    invalid row (field rules, roster rules, and seats when there is no waitlist); for a
+    ``dry_run`` the 422 also holds the plan of every row."""
     rows, errors = people.validate_people(table)
     existing = accounts_by_email([row.values["email"] for row in rows])
     enrolments = enrolments_by_user(course, [user.id for user in existing.values()])
@@ -120,9 +158,23 @@ def plan_roster(course: Course, table: tabular.Table, *, actor: User) -> RosterP
         row for row in rows if row.number not in bad and _user_id(existing, row) not in enrolled
     ]
     places, seat_errors = assign_places(course, needing)
-    tabular.raise_if_errors(errors + roster_errors + seat_errors)
+    if dry_run and (errors or roster_errors or seat_errors):
+        bad |= {e["row"] for e in errors + seat_errors}
+        good = [row for row in rows if row.number not in bad]
+        accounts = user_import.plan_import(
+            good, actor=actor, existing=existing, update_existing=update_existing
+        )
+        entries = plan_entries(RosterPlan(accounts, places))
+        user_import.raise_with_plan(table, errors + roster_errors + seat_errors, entries)
+    tabular.raise_if_errors(errors + roster_errors + seat_errors, headers=table.headers)
     withdrawn = {uid: e for uid, e in enrolments.items() if e.status == WITHDRAWN}
-    accounts = user_import.plan_import(rows, actor=actor, existing=existing)
+    accounts = user_import.plan_import(
+        rows,
+        actor=actor,
+        existing=existing,
+        update_existing=update_existing,
+        headers=table.headers,
+    )
     return RosterPlan(accounts, places, existing, withdrawn)
 
 
@@ -281,19 +333,12 @@ def update_accounts(updates: list[tuple[Row, dict]], *, actor: User) -> None:
     users = bulk.fetch_by(User.id, [account.id for account, _ in updates])
     updates = [(users[account.id], changes) for account, changes in updates]
     for batch in bulk.chunked(updates, user_import.FLUSH_BATCH):
+        events = [user_import.updated_event(user, changes) for user, changes in batch]
         for user, changes in batch:
             for key, value in changes.items():
                 setattr(user, key, value)
         db.session.flush()
-        audit.record_many(
-            [
-                audit.PendingEvent(
-                    "user.updated", "user", user.id, {"fields": sorted(changes), "source": SOURCE}
-                )
-                for user, changes in batch
-            ],
-            actor=actor,
-        )
+        audit.record_many(events, actor=actor)
 
 
 def enrol(

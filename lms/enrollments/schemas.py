@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from lms.catalog.schemas import ProgramSummary
+from lms.core import export
 from lms.core.schemas import AwareDateTime, StrictSchema
 from lms.enrollments.models import EnrollmentStatus
 
@@ -18,6 +19,8 @@ class EnrollmentCreate(StrictSchema):
 class RosterArgs(StrictSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     q = fields.String(validate=validate.Length(min=1, max=100))
+    format = export.format_field()
+    lang = export.lang_field()
 
 
 class MyEnrollmentArgs(StrictSchema):
@@ -41,6 +44,7 @@ class CourseSummary(Schema):
     status = fields.String()
     starts_on = fields.Date()
     ends_on = fields.Date()
+    time_zone = fields.String(metadata={"description": "Show the course's times in this zone."})
     location = fields.String(allow_none=True)
     host_institution = fields.String(allow_none=True)
     program = fields.Nested(ProgramSummary, allow_none=True)

@@ -17,7 +17,13 @@ from lms.catalog import permissions
 from lms.catalog.models import Course, CourseStatus
 from lms.core.db import utcnow
 from lms.core.errors import Forbidden, Invalid
-from lms.enrollments.errors import AlreadyEnrolled, CourseFull, EnrollmentClosed, NotWithdrawable
+from lms.enrollments.errors import (
+    AlreadyEnrolled,
+    CourseEnded,
+    CourseFull,
+    EnrollmentClosed,
+    NotWithdrawable,
+)
 from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
 from lms.extensions import db
 
@@ -55,12 +61,18 @@ def _free_seat(course_id: int) -> None:
 
 
 def _check_self_enrollment(course: Course) -> None:
+    """Self-enrolment is open in a published course between ``enroll_opens_at`` and
+    ``enroll_closes_at``; without ``enroll_closes_at`` it closes when the course ends (the
+    end of ``ends_on`` in the course's time zone). An admin keeps it open after the end only
+    explicitly, by setting ``enroll_closes_at`` later."""
     now = utcnow()
     if course.status != CourseStatus.PUBLISHED or not course.self_enrollment:
         raise EnrollmentClosed()
     if course.enroll_opens_at and now < course.enroll_opens_at:
         raise EnrollmentClosed("Enrolment has not opened yet.", "报名尚未开始。")
-    if course.enroll_closes_at and now >= course.enroll_closes_at:
+    if now >= course.self_enrollment_closes_at:
+        if course.enroll_closes_at is None:
+            raise CourseEnded()
         raise EnrollmentClosed("Enrolment has closed.", "报名已截止。")
 
 

@@ -8,9 +8,10 @@ from lms.accounts.models import Role
 from lms.accounts.schemas import ImportFile, ImportForm, ImportReport, ImportUpload
 from lms.catalog.permissions import staff_course, visible_course
 from lms.catalog.services import get_course
+from lms.core import export
 from lms.core.auth import accepts, actor, load
 from lms.core.pagination import paginate
-from lms.enrollments import access, imports, services
+from lms.enrollments import access, exports, imports, services
 from lms.enrollments.schemas import (
     EnrollmentCreate,
     EnrollmentOut,
@@ -54,12 +55,25 @@ def enroll(data, course):
         }
     },
 )
+@blp.doc(responses=export.EXPORT_RESPONSES)
 @blp.alt_response(403, description="Not the course's staff.")
 @blp.paginate()
 def roster(args, course, pagination_parameters):
     """The roster (admins and the course's instructors). ``X-Roster-Counts`` gives the
-    number of enrolments per status."""
+    number of enrolments per status. With ``format`` (csv or xlsx) the whole filtered
+    roster as a file."""
+    fmt, lang = args.pop("format", None), args.pop("lang")
     counts = services.roster_counts(course)
+    if fmt is not None:
+        pagination_parameters.item_count = services.roster_total(counts, **args) or 0
+        chunks = exports.roster_chunks(course.id, lang=lang, **args)
+        return export.table_download(
+            fmt,
+            exports.header(lang),
+            chunks,
+            filename=f"{course.code}-roster",
+            title="名单" if lang == "zh" else "Roster",
+        )
     items = paginate(
         services.roster_query(course, **args),
         pagination_parameters,
@@ -80,7 +94,11 @@ def import_roster(files, form, course_id):
     """Enrol a roster file (CSV or XLSX): creates missing accounts (with activation tokens)
     and enrols everyone. All rows or none."""
     return imports.import_roster(
-        get_course(course_id), files["file"], dry_run=form["dry_run"], actor=actor()
+        get_course(course_id),
+        files["file"],
+        dry_run=form["dry_run"],
+        update_existing=form["update_existing"],
+        actor=actor(),
     )
 
 

@@ -30,7 +30,12 @@ from lms.catalog.models import CourseStatus, Module, ModuleKind, Quiz
 from lms.core.auth import may_forbid
 from lms.core.errors import Forbidden, Invalid, NotFound
 from lms.enrollments.access import Seat, learner_enrollment, readable_enrollment
-from lms.enrollments.errors import CourseNotOpen, EnrollmentNotActive, NoAttemptsLeft
+from lms.enrollments.errors import (
+    CourseNotOpen,
+    EnrollmentNotActive,
+    NoAttemptsLeft,
+    OwnEnrollment,
+)
 from lms.enrollments.models import SEAT_HOLDING, Enrollment, EnrollmentStatus
 from lms.extensions import db
 from lms.learning.errors import (
@@ -89,7 +94,7 @@ def reader_enrollment(module_id: int, user: User) -> Seat:
 def staff_target(enrollment_id: int, module_id: int, user: User) -> Seat:
     """The enrolment and the module of its course that staff ``user`` marks: 404 unless
     the enrolment is readable (``readable_enrollment``: owner or staff) and the module is
-    of its course; its owner gets 403."""
+    of its course; its owner gets 403 (``own-enrollment`` when they are staff too)."""
     enrollment = readable_enrollment(enrollment_id, user)
     if not permissions.is_course_staff(user, enrollment.course):
         raise Forbidden(
@@ -99,6 +104,8 @@ def staff_target(enrollment_id: int, module_id: int, user: User) -> Seat:
     module = db.session.get(Module, module_id)
     if module is None or module.course_id != enrollment.course_id:
         raise NotFound()
+    if enrollment.user_id == user.id:  # enrolled, then made staff of the course (or admin)
+        raise OwnEnrollment()
     return Seat(module, enrollment)
 
 

@@ -12,6 +12,7 @@ from lms.catalog.models import Course, Module, ModuleKind
 from lms.catalog.permissions import is_course_staff, staff_module
 from lms.core.auth import may_forbid
 from lms.core.errors import Forbidden, NotFound
+from lms.enrollments.errors import OwnEnrollment
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
 from lms.practicals.errors import NotAPracticalModule
@@ -31,18 +32,21 @@ def staff_practical(module_id: int, user: User) -> Module:
 
 @may_forbid
 def gradable_submission(submission_id: int, user: User) -> Submission:
-    """The submission if ``user`` may grade it (its course staff). Its owner gets 403;
-    anyone else 404, so that another teacher's work is never revealed."""
+    """The submission if ``user`` may grade it (its course staff). Its owner gets 403,
+    ``own-enrollment`` when they are course staff too; anyone else 404, so that another
+    teacher's work is never revealed."""
     submission = db.session.get(Submission, submission_id)
     if submission is None:
         raise NotFound()
-    if is_course_staff(user, db.session.get(Course, submission.course_id)):
-        return submission
     owns = db.session.scalar(
         select(
             exists().where(Enrollment.id == submission.enrollment_id, Enrollment.user_id == user.id)
         )
     )
+    if is_course_staff(user, db.session.get(Course, submission.course_id)):
+        if owns:  # enrolled, then made staff of the same course (or an admin)
+            raise OwnEnrollment()
+        return submission
     if owns:
         raise Forbidden("Teachers cannot grade.", "学员不能评分。")
     raise NotFound()

@@ -31,6 +31,15 @@ class AwaitingGrade(Conflict):
     message_zh = "您上一次提交的作业尚未评分。"
 
 
+class GradeNotReleased(Conflict):
+    """The previous attempt is graded but the course's grades are not released: passed or
+    failed alike, so that the answer does not tell the result."""
+
+    code = "grade-not-released"
+    message_en = "Your previous attempt has been graded; grades are not released yet."
+    message_zh = "您上一次提交的作业已评分，成绩尚未发布。"
+
+
 class AlreadyPassed(Conflict):
     code = "already-passed"
     message_en = "You have already passed this practical."

@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-import nh3
-from markdown_it import MarkdownIt
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_etags
@@ -33,6 +31,7 @@ from lms.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from lms.core.markdown import render as render_markdown
 from lms.enrollments.errors import NoAttemptsLeft
 from lms.extensions import db
 from lms.practicals.errors import (
@@ -53,36 +52,6 @@ from lms.practicals.models import (
 )
 
 SUBMISSION_STATUSES = ("submitted", "returned", "graded")
-
-
-# --- feedback --------------------------------------------------------------------------------
-
-# Markdown with raw HTML allowed, then nh3 keeps only this allowlist: scripts (with their
-# content), iframes, event handlers, style and javascript:/data: URLs never survive.
-# ``breaks`` keeps the line breaks of plain-text feedback.
-_markdown = MarkdownIt("commonmark", {"html": True, "breaks": True}).enable(
-    ["table", "strikethrough"]
-)
-FEEDBACK_TAGS = frozenset(
-    "p br hr strong em b i u s del code pre blockquote ul ol li h1 h2 h3 h4 h5 h6 a sub sup "
-    "table thead tbody tr th td".split()
-)
-FEEDBACK_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
-FEEDBACK_URL_SCHEMES = {"http", "https", "mailto"}
-
-
-def render_feedback(feedback: str | None) -> str | None:
-    """Feedback (plain text or Markdown) as sanitised HTML; None stays None."""
-    if feedback is None:
-        return None
-    html = _markdown.render(feedback)
-    return nh3.clean(
-        html,
-        tags=FEEDBACK_TAGS,
-        attributes=FEEDBACK_ATTRIBUTES,
-        url_schemes=FEEDBACK_URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-    )
 
 
 # --- scores ----------------------------------------------------------------------------------
@@ -202,7 +171,7 @@ def grade_values(module: Module, data: dict, actor: User) -> dict:
         "total_points": total,
         "passed": total >= (module.pass_points or 0),
         "feedback": feedback,
-        "feedback_html": render_feedback(feedback),
+        "feedback_html": render_markdown(feedback),
         "grader_id": actor.id,
         "graded_at": utcnow(),
         "returned_for_revision": bool(data.get("return_for_revision")),

@@ -2,9 +2,10 @@
 
 from marshmallow import Schema, fields, validate
 
+from lms.core.markdown import render as render_markdown
 from lms.core.schemas import AwareDateTime, DecimalNumber, Points, StrictSchema, Text
 from lms.enrollments.models import EnrollmentStatus
-from lms.practicals.grading import SUBMISSION_STATUSES, etag, render_feedback
+from lms.practicals.grading import SUBMISSION_STATUSES, etag
 
 FEEDBACK_MAX_CHARS = 20_000
 
@@ -84,7 +85,7 @@ class GradeRevisionOut(Schema):
     total_points = DecimalNumber()
     passed = fields.Boolean()
     feedback = fields.String(allow_none=True)
-    feedback_html = fields.Function(lambda r: render_feedback(r.feedback))
+    feedback_html = fields.Function(lambda r: render_markdown(r.feedback))
     grader_id = fields.Integer(allow_none=True)
     graded_at = AwareDateTime()
     returned_for_revision = fields.Boolean()

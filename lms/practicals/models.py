@@ -17,9 +17,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from lms.core.db import utcnow
+from lms.core.markdown import render as render_markdown
 from lms.extensions import db
 
 
@@ -44,6 +45,7 @@ class Submission(db.Model):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     attempt_no: Mapped[int] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
+    text_html: Mapped[str | None] = mapped_column(Text)  # rendered when text is set
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     late: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="submitted")
@@ -54,6 +56,11 @@ class Submission(db.Model):
         order_by="SubmissionFile.id",
     )
     grade: Mapped[Grade | None] = relationship(back_populates="submission", uselist=False)
+
+    @validates("text")
+    def _render_text(self, key: str, text: str | None) -> str | None:
+        self.text_html = render_markdown(text)
+        return text
 
 
 class SubmissionFile(db.Model):

@@ -76,6 +76,9 @@ class SubmissionOut(Schema):
     late = fields.Boolean()
     submitted_at = AwareDateTime()
     text = fields.String(allow_none=True)
+    text_html = fields.String(
+        allow_none=True, metadata={"description": "text (Markdown) as sanitised HTML."}
+    )
     files = fields.List(fields.Nested(SubmissionFileOut))
     grade = fields.Nested(SubmissionGradeOut, allow_none=True)
 

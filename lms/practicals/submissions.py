@@ -9,8 +9,9 @@ Decisions:
   returned for revision, or when it was graded as failed and the module reopens
   ``until_pass``; always within ``max_attempts`` (null: unlimited). Otherwise 409 with
   ``awaiting-grade``, ``already-passed``, ``not-reopened`` or ``no-attempts-left``.
-  While a course's grades are not released (manual release), a graded attempt counts as
-  ``awaiting-grade``: answering ``already-passed`` or reopening would reveal the result.
+  While a course's grades are not released (manual release), a graded attempt answers
+  ``grade-not-released``, passed or failed alike: answering ``already-passed`` or reopening
+  would reveal the result.
 - Deadlines: the effective due date is the teacher's extension if there is one, else the
   module's ``due_at``; later submissions are accepted and flagged late. ``closes_at`` is the
   cut-off, after which submissions are refused (409 ``closed``). An extension later than the
@@ -40,7 +41,7 @@ from lms.core import downloads
 from lms.core.db import utcnow
 from lms.core.errors import Invalid
 from lms.core.storage import Storage, delete_unless_committed, get_storage
-from lms.enrollments.errors import NoAttemptsLeft
+from lms.enrollments.errors import NoAttemptsLeft, OwnEnrollment
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.extensions import db
 from lms.practicals import files as checks
@@ -50,6 +51,7 @@ from lms.practicals.errors import (
     AwaitingGrade,
     ConcurrentSubmission,
     FileTooLarge,
+    GradeNotReleased,
     NotAPracticalModule,
     NotReopened,
     SubmissionClosed,
@@ -124,8 +126,10 @@ def _check_reopened(module: Module, latest: Submission) -> None:
     """Raise unless ``latest`` leaves room for another attempt (attempt count aside)."""
     if latest.status == RETURNED:
         return
-    if latest.status != GRADED or latest.grade is None or not grades_visible(module):
+    if latest.status != GRADED or latest.grade is None:
         raise AwaitingGrade()
+    if not grades_visible(module):
+        raise GradeNotReleased()
     if latest.grade.passed:
         raise AlreadyPassed()
     if module.reopen != "until_pass":
@@ -384,6 +388,8 @@ def grant_extension(module: Module, data: dict, *, actor: User) -> tuple[Extensi
         raise Invalid(
             {"user_id": ["This user is not enrolled in the course. 该用户未报名本研修班。"]}
         )
+    if enrollment.user_id == actor.id:
+        raise OwnEnrollment()
     if module.due_at is not None and data["due_at"] <= module.due_at:
         raise Invalid({"due_at": ["Must be after the module's due date. 须晚于模块的提交期限。"]})
     extension, created = _upsert_extension(module, enrollment, data, actor)

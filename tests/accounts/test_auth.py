@@ -303,7 +303,64 @@ def test_api_token_is_shown_once_stored_hashed_and_works_without_csrf(app, teach
     bot.bearer = created["token"]
     assert bot.get("/api/v1/auth/me").get_json()["id"] == teacher.id
     # Unsafe request with a bearer token and no CSRF header: allowed.
-    assert bot.post("/api/v1/auth/tokens", json={"name": "second"}).status_code == 201
+    assert bot.delete(f"/api/v1/auth/tokens/{created['id']}").status_code == 204
+
+
+def test_a_bearer_token_cannot_create_tokens(app, teacher_client):
+    """A leaked token must not mint successors that outlive its revocation."""
+    created = teacher_client.post("/api/v1/auth/tokens", json={"name": "x"}).get_json()
+    bot = ApiClient(app.test_client())
+    bot.bearer = created["token"]
+    body = assert_problem(
+        bot.post("/api/v1/auth/tokens", json={"name": "second"}), 403, "session-required"
+    )
+    assert "API" in body["detail"]
+    assert [t["name"] for t in teacher_client.get("/api/v1/auth/tokens").get_json()] == ["x"]
+
+
+def test_token_lifetime_is_clamped_to_the_configured_maximum(app, teacher_client, monkeypatch):
+    from datetime import datetime, timedelta
+
+    from lms.core.db import utcnow
+
+    monkeypatch.setitem(app.config, "API_TOKEN_MAX_DAYS", 30)
+    limit = utcnow() + timedelta(days=30, minutes=1)
+    for payload in ({"name": "long", "expires_in_days": 365}, {"name": "default"}):
+        created = teacher_client.post("/api/v1/auth/tokens", json=payload).get_json()
+        assert datetime.fromisoformat(created["expires_at"]) <= limit, created
+    short = teacher_client.post(
+        "/api/v1/auth/tokens", json={"name": "short", "expires_in_days": 7}
+    ).get_json()
+    assert datetime.fromisoformat(short["expires_at"]) <= utcnow() + timedelta(days=7, minutes=1)
+
+
+def test_password_change_revokes_every_api_token(app, teacher_client):
+    created = teacher_client.post("/api/v1/auth/tokens", json={"name": "x"}).get_json()
+    bot = ApiClient(app.test_client())
+    bot.bearer = created["token"]
+    assert bot.get("/api/v1/auth/me").status_code == 200
+    response = teacher_client.post(
+        "/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 200
+    teacher_client.csrf_token = response.get_json()["csrf_token"]
+    assert_problem(bot.get("/api/v1/auth/me"), 401)
+    assert teacher_client.get("/api/v1/auth/tokens").get_json() == []
+
+
+def test_deactivation_revokes_tokens_and_sessions_for_good(
+    app, admin_client, teacher, teacher_client
+):
+    created = teacher_client.post("/api/v1/auth/tokens", json={"name": "x"}).get_json()
+    bot = ApiClient(app.test_client())
+    bot.bearer = created["token"]
+    for active in (False, True):
+        response = admin_client.patch(f"/api/v1/users/{teacher.id}", json={"is_active": active})
+        assert response.status_code == 200
+    # Reactivated, the account logs in again; the old token and session stay dead.
+    assert_problem(bot.get("/api/v1/auth/me"), 401)
+    assert_problem(teacher_client.get("/api/v1/auth/me"), 401)
+    ApiClient(app.test_client()).login(teacher.email)
 
 
 def test_revoked_api_token_stops_working(app, teacher_client):

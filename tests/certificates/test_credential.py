@@ -137,8 +137,9 @@ def test_credential_states_holder_course_hours_and_issue_date(holder, setup):
     assert "validUntil" not in document  # the course gives no validity period
     assert document["id"] == certificate["verify_url"]
     assert document["issuer"]["type"] == ["Profile"]
-    assert document["issuer"]["name"] == "广东轻工职业技术学院"
     assert document["issuer"]["id"].endswith("/api/v1/issuer")
+    assert subject["achievement"]["creator"]["name"] == "广东轻工职业技术学院"
+    assert subject["achievement"]["creator"]["type"] == ["Profile"]
     assert document["credentialStatus"]["id"].endswith(
         "/api/v1/verify/" + certificate["verify_url"].rsplit("/", 1)[1]
     )
@@ -168,7 +169,7 @@ def test_credential_has_validuntil_when_the_certificate_expires(admin_client, us
     setup = issued_certificate(admin_client, users, course)
     document = admin_client.get(credential_url(setup)).get_json()
     assert not schema_errors(validator, document)
-    assert document["issuer"]["official"] == "院长 张伟"
+    assert document["credentialSubject"]["achievement"]["creator"]["official"] == "院长 张伟"
     assert DATE_TIME_Z.match(document["validUntil"])
     expires_at = datetime.fromisoformat(setup["certificate"]["expires_at"])
     assert datetime.fromisoformat(document["validUntil"]) == expires_at.replace(microsecond=0)
@@ -272,6 +273,14 @@ def test_issuer_profile_is_public(anon, app):
     assert profile["name"]
     assert profile["url"] == base
     assert response.headers["Cache-Control"] == "public, max-age=3600"
+
+
+def test_the_embedded_issuer_is_the_profile_served_at_its_id(holder, anon, setup):
+    document = holder.get(credential_url(setup)).get_json()
+    profile = anon.get("/api/v1/issuer").get_json()
+    assert document["issuer"]["id"] == profile["id"]
+    assert document["issuer"] == profile  # the same name, not the awarding body's
+    assert document["credentialSubject"]["achievement"]["creator"]["name"] != profile["name"]
 
 
 # --- who may read it -----------------------------------------------------------------------------

@@ -157,6 +157,25 @@ def test_override_issues_to_an_ineligible_active_enrolment(admin_client, users, 
     assert event.data["override_reason"] == "因公出差，经教务处批准"
 
 
+def test_the_holder_never_sees_the_admins_override_reason(app, admin_client, users, course):
+    setup = ineligible_enrollment(admin_client, users, course)
+    reason = "因公出差，经教务处批准"
+    eid = setup["enrollment"]["id"]
+    serial = issue(admin_client, course["id"], enrollment_ids=[eid], override_reason=reason)[
+        "issued"
+    ][0]["serial"]
+    holder = client_for(app, setup["user"])
+    for url in (f"/api/v1/certificates/{serial}", "/api/v1/me/certificates"):
+        response = holder.get(url)
+        assert response.status_code == 200, response.get_json()
+        assert "override_reason" not in response.get_data(as_text=True)
+        assert reason not in response.get_data(as_text=True)
+    shown = admin_client.get(f"/api/v1/certificates/{serial}").get_json()
+    assert shown["override_reason"] == reason
+    listed = admin_client.get(f"/api/v1/certificates?course_id={course['id']}").get_json()
+    assert [c["override_reason"] for c in listed] == [reason]
+
+
 def test_override_does_not_apply_to_eligible_or_with_all_eligible(admin_client, users, course):
     setup = eligible_enrollment(admin_client, users, course)
 

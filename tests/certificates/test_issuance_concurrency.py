@@ -1,4 +1,4 @@
-"""Issuance under real concurrency (PostgreSQL only).
+"""Issuance under real concurrency, on PostgreSQL and on SQLite (the controls: PostgreSQL).
 
 These tests commit for real (marker ``real_db``). Fifty requests, each with its own test
 client (sharing one admin API token, so no login per thread), are released together by a
@@ -39,7 +39,7 @@ from tests.races import (
     race_passed,
 )
 
-pytestmark = races.PYTESTMARK
+pytestmark = races.BOTH_DATABASES
 
 THREADS = 50
 REPEATS = races.REPEATS
@@ -225,6 +225,46 @@ def test_ten_simultaneous_bulk_issuances_issue_each_enrolment_once(app, admin_to
     race_passed("10 bulk issuances over 20 enrolments")
 
 
+@pytest.mark.parametrize("run", REPEATS)
+def test_first_pdf_downloads_racing_each_other_and_issuance_all_succeed(app, admin_token, run):
+    """A first download stores the PDF: a GET that writes. 20 of them at once (each its
+    own certificate), with a bulk issuance of 10 more enrolments: none fails (on SQLite
+    every transaction takes the write lock at BEGIN, so they queue instead of failing with
+    a stale snapshot), and each PDF is stored once, with how it was rendered."""
+    course = make_course(token_client(app, admin_token), [TWO_HOUR_THEORY])
+    course_id, module_id = course["id"], course["modules"][0]["id"]
+    for _ in range(20):
+        enrol_eligible(app, admin_token, course_id, module_id)
+    url = f"/api/v1/courses/{course_id}/certificates"
+    issued = token_client(app, admin_token).post(url, json={"all_eligible": True}).get_json()
+    serials = [c["serial"] for c in issued["issued"]]
+    assert len(serials) == 20
+    for _ in range(10):
+        enrol_eligible(app, admin_token, course_id, module_id)
+    clients = [token_client(app, admin_token) for _ in range(21)]
+
+    results = fire_together(
+        [
+            lambda c=c, s=s: c.get(f"/api/v1/certificates/{s}/pdf")
+            for c, s in zip(clients, serials, strict=False)
+        ]
+        + [lambda: clients[-1].post(url, json={"all_eligible": True})]
+    )
+
+    no_server_errors(results)
+    assert [status for status, _ in results] == [200] * 21
+    assert len(results[-1][1]["issued"]) == 10
+    with app.app_context():
+        stored = db.session.execute(
+            select(Certificate.pdf_key, Certificate.pdf_rendered_at).where(
+                Certificate.serial.in_(serials)
+            )
+        ).all()
+    assert len({key for key, _ in stored if key}) == 20
+    assert all(rendered_at is not None for _, rendered_at in stored)
+    race_passed("20 first PDF downloads racing a bulk issuance")
+
+
 def _naive_insert(model, **kwargs):
     """What issuance would be without ON CONFLICT: a plain INSERT of certificates."""
     if model is Certificate:
@@ -232,6 +272,7 @@ def _naive_insert(model, **kwargs):
     return _insert_ignoring(model, **kwargs)
 
 
+@races.POSTGRES_ONLY
 def test_control_plain_insert_with_the_index_fails_requests_but_never_duplicates(
     app, admin_token, monkeypatch
 ):
@@ -253,6 +294,7 @@ def _one_valid_index():
     return index
 
 
+@races.POSTGRES_ONLY
 def test_control_without_the_partial_unique_index_duplicates_appear(app, admin_token, monkeypatch):
     course_id, enrollment_id = eligible_enrollment(app, admin_token)
     # A naive check-then-insert: no ON CONFLICT, no second look after the row locks.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from lms.certificates.models import Certificate
@@ -23,6 +25,8 @@ PUBLIC_FIELDS = {
     "total_hours",
     "issued_at",
     "expires_at",
+    "issued_on",
+    "expires_on",
     "issuer",
     "replaced_by",
     "replaced_by_url",
@@ -107,6 +111,37 @@ def test_revoked_certificate_verifies_as_revoked(client, admin_client, issued):
 
     _post(admin_client, serial, "restore")
     assert client.get(f"/api/v1/verify/{code_of(serial)}").get_json()["status"] == "valid"
+
+
+@pytest.mark.parametrize(
+    ("zone", "issued_on", "expires_on"),
+    [
+        ("Asia/Shanghai", "2026-12-04", "2027-12-04"),
+        ("America/New_York", "2026-12-03", "2027-12-03"),
+    ],
+)
+def test_issue_and_expiry_days_are_stated_in_the_course_time_zone(
+    client, admin_client, users, zone, issued_on, expires_on
+):
+    course = certificate_course(admin_client, certificate_validity_months=12, time_zone=zone)
+    serial = issued_certificate(admin_client, users, course)["certificate"]["serial"]
+    evening = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)  # 4 December 04:00 in Shanghai
+    db.session.execute(
+        update(Certificate)
+        .where(Certificate.serial == serial)
+        .values(issued_at=evening, expires_at=evening.replace(year=2027))
+    )
+    db.session.commit()
+    body = client.get(f"/api/v1/verify/{code_of(serial)}").get_json()
+    assert (body["issued_on"], body["expires_on"]) == (issued_on, expires_on)
+    assert body["issued_at"] == "2026-12-03T20:00:00+00:00"
+    html = client.get(f"/verify/{code_of(serial)}").get_data(as_text=True)
+    assert issued_on in html and expires_on in html
+    pdf = admin_client.get(f"/api/v1/certificates/{serial}/pdf")
+    assert pdf.status_code == 200
+    text = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    year, month, day = (int(part) for part in issued_on.split("-"))
+    assert f"{year}年{month}月{day}日" in text  # the date of issue the PDF states
 
 
 def test_expired_certificate_verifies_as_expired(client, admin_client, users):

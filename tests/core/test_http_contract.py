@@ -3,24 +3,51 @@
 import re
 
 import pytest
+from werkzeug import exceptions as werkzeug_exceptions
 
 from lms.app import create_app
 from tests.http import assert_problem
 
 
-def test_unknown_api_route_is_404_problem(client):
-    body = assert_problem(client.get("/api/v1/does-not-exist"), 404)
-    assert body["type"] == "about:blank"
+def test_unknown_api_route_is_404_problem_with_a_code(client):
+    body = assert_problem(client.get("/api/v1/does-not-exist"), 404, "not-found")
+    assert body["type"] == "urn:lms:problem:not-found"
 
 
-def test_unknown_page_is_404_problem(client):
-    assert_problem(client.get("/nowhere"), 404)
+def test_unknown_page_is_404_problem_with_a_code(client):
+    assert_problem(client.get("/nowhere"), 404, "not-found")
 
 
-def test_wrong_method_is_405_problem_with_allow(client):
+def test_wrong_method_is_405_problem_with_allow_and_a_code(client):
     response = client.open("PUT", "/api/v1/auth/me")
-    assert_problem(response, 405)
+    body = assert_problem(response, 405, "method-not-allowed")
+    assert body["type"] == "urn:lms:problem:method-not-allowed"
     assert "GET" in response.headers["Allow"]
+
+
+WERKZEUG_CLIENT_ERRORS = sorted(
+    (code, cls) for code, cls in werkzeug_exceptions.default_exceptions.items() if code < 500
+)
+
+
+def test_every_werkzeug_client_error_answers_a_problem_with_a_code():
+    """Whatever werkzeug (routing, limits, uploads) raises, the answer has a ``code``."""
+    app = create_app({"LMS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+    @app.route("/raise/<int:status>")
+    def raise_(status):
+        werkzeug_exceptions.abort(status)
+
+    client = app.test_client()
+    codes = {}
+    for status, cls in WERKZEUG_CLIENT_ERRORS:
+        body = assert_problem(client.get(f"/raise/{status}"), status)
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", body.get("code", "")), (cls, body)
+        assert body["type"] == f"urn:lms:problem:{body['code']}", body
+        codes[status] = body["code"]
+    assert codes[404] == "not-found" and codes[405] == "method-not-allowed"
+    assert codes[413] == "payload-too-large" and codes[429] == "too-many-requests"
+    assert len(set(codes.values())) == len(codes)  # one code per status
 
 
 def test_body_over_the_limit_is_413_problem(app, admin_client):

@@ -133,14 +133,53 @@ def test_english_headers_are_trimmed_and_case_insensitive():
     assert result.columns == ("email", "full_name", "phone")
 
 
-def test_unknown_duplicate_blank_and_missing_headers_are_all_named():
+def test_duplicate_and_missing_headers_are_refused_and_unknown_ones_are_warnings():
     with pytest.raises(Invalid) as excinfo:
         table("邮箱,email,身份证号,,单位\na@x.cn,a@x.cn,1,,某校\n")
     messages = [(e["row"], e["field"], e["message"]) for e in errors_of(excinfo)]
-    assert messages[0][:2] == (1, "header") and "appears twice" in messages[0][2]
-    assert "身份证号" in messages[1][2]
-    assert "Column 4 has no header" in messages[2][2]
-    assert messages[3][:2] == (1, "full_name")
+    assert messages[0][:2] == (1, "header") and 'repeats column "邮箱"' in messages[0][2]
+    assert messages[1][:2] == (1, "full_name") and "缺少必填列“姓名”" in messages[1][2]
+    assert len(messages) == 2
+    warnings = [w["message"] for w in excinfo.value.extra["warnings"]]
+    assert "身份证号" in warnings[0] and "Column 4 has no header" in warnings[1]
+
+
+def test_unknown_and_blank_header_cells_are_ignored_with_warnings():
+    result = table("序号,邮箱,姓名,性别,,备注\n1,a@x.cn,甲,女,,无\n")
+    assert result.columns == ("email", "full_name")
+    assert result.rows == [tabular.RowData(2, {"email": "a@x.cn", "full_name": "甲"})]
+    assert [(w["row"], w["field"]) for w in result.warnings] == [(1, "header")] * 4
+    assert "序号" in result.warnings[0]["message"]
+
+
+def test_the_header_row_is_found_below_title_rows():
+    result = people.read_people(
+        xlsx(
+            [
+                ["2026年广州站双师型教师培训名单"],
+                ["填表日期：2026-11-30", None, "联系人：王老师"],
+                ["序号", "名字", "电子邮箱", "学校", "联系方式"],
+                [1, "陈晓燕", "cxy@gz.edu.cn", "广州番禺职业技术学院", 13800138000],
+            ]
+        )
+    )
+    assert result.headers == {
+        "full_name": "名字",
+        "email": "电子邮箱",
+        "institution": "学校",
+        "phone": "联系方式",
+    }
+    assert result.rows == [
+        tabular.RowData(
+            4,
+            {
+                "full_name": "陈晓燕",
+                "email": "cxy@gz.edu.cn",
+                "institution": "广州番禺职业技术学院",
+                "phone": "13800138000",
+            },
+        )
+    ]
 
 
 def test_header_after_blank_lines_keeps_spreadsheet_numbering():

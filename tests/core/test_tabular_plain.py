@@ -24,6 +24,8 @@ VALID_ROWS = [
         "department": "机电",
     },
     {"email": "u@x.cn", "full_name": "z", "institution": "i" * 200, "full_name_en": "Zhang"},
+    {"email": "ｔeacher01@ＤＥＭＯ.lms.cn", "full_name": "李娜"},  # NFKC: plain ASCII
+    {"email": "li.na@深圳职业技术大学.中国", "full_name": "李娜"},  # IDNA domain
 ]
 DOUBTFUL_ROWS = [
     {"email": "not-an-email", "full_name": "x"},
@@ -37,6 +39,8 @@ DOUBTFUL_ROWS = [
     {"email": "a@b.cn", "full_name": "x", "password": "secret"},  # excluded field
     {"email": "a@b.cn", "full_name": "x", "unknown": "y"},
     {"email": ("x" * 250) + "@b.cn", "full_name": "x"},
+    {"email": "teacher01@d\u0435mo.lms.cn", "full_name": "x"},  # Cyrillic е: mixed scripts
+    {"email": "teacher\u200b01@demo.lms.cn", "full_name": "x"},  # zero-width space
 ]
 
 

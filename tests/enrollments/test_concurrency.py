@@ -1,4 +1,4 @@
-"""Capacity under real concurrency (PostgreSQL only).
+"""Capacity under real concurrency, on PostgreSQL and on the embedded SQLite default.
 
 These tests commit for real (marker ``real_db``: the rolled-back test transaction would
 serialise everything on one connection). Every thread has its own test client, logged in
@@ -9,6 +9,9 @@ Each race runs three times (run1..run3). 200 simultaneous enrolments are more th
 engine's pool holds: requests wait for a connection, and one that waits beyond
 pool_timeout is a 503 with Retry-After, never a 500. The negative controls run the same
 checks (``capacity_anomalies``) against a read-then-write seat counter and must fail them.
+On SQLite (one writer at a time, each transaction taking the write lock at BEGIN
+IMMEDIATE) the capacity races run too; their negative control is a deferred BEGIN, and
+the 200-into-90 burst is also fired at a real threaded server, as `make run` serves.
 Withdraw-and-promote races are in test_promotion_concurrency.py.
 """
 
@@ -17,14 +20,19 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, func, select, update
+from werkzeug.serving import make_server
 
 from lms.app import create_app
 from lms.catalog.models import Course
+from lms.core import db as core_db
 from lms.enrollments import services as enrollment_services
 from lms.enrollments.models import Enrollment
 from lms.extensions import db
@@ -38,7 +46,7 @@ from tests.races import (
     race_passed,
 )
 
-pytestmark = races.PYTESTMARK
+pytestmark = races.BOTH_DATABASES
 
 REPEATS = races.REPEATS
 
@@ -195,6 +203,7 @@ def test_two_hundred_simultaneous_enrolments_fill_ninety_seats_and_waitlist_110(
     race_passed("200 enrolments into 90 seats")
 
 
+@races.POSTGRES_ONLY
 def test_a_request_that_gets_no_connection_in_time_is_answered_503_and_changes_nothing(app):
     """When every pooled connection stays busy beyond pool_timeout, the request is a
     transient 503 problem with Retry-After (not a 500), and it wrote nothing."""
@@ -268,6 +277,7 @@ def test_twenty_simultaneous_enrolments_of_one_teacher_give_one_enrolment(app, a
     race_passed("20 enrolments of one teacher")
 
 
+@races.POSTGRES_ONLY
 @pytest.mark.parametrize("run", REPEATS)
 def test_five_simultaneous_withdrawals_promote_the_first_five_waitlisted(app, admin_client, run):
     course_id = make_course(admin_client, capacity=10, waitlist_enabled=True, self_enrollment=True)[
@@ -306,6 +316,7 @@ def test_five_simultaneous_withdrawals_promote_the_first_five_waitlisted(app, ad
     race_passed("5 withdrawals promoting the waitlist")
 
 
+@races.POSTGRES_ONLY
 @pytest.mark.parametrize("run", REPEATS)
 def test_enrolments_and_withdrawals_racing_keep_the_seat_count_exact(app, admin_client, run):
     """Enrolments take the course row before the audit chain; withdrawals must take them in
@@ -334,6 +345,7 @@ def test_enrolments_and_withdrawals_racing_keep_the_seat_count_exact(app, admin_
     race_passed("20 enrolments racing 5 withdrawals")
 
 
+@races.POSTGRES_ONLY
 @pytest.mark.parametrize("run", REPEATS)
 def test_closing_a_course_while_teachers_enrol_fails_no_request(app, admin_client, run):
     """Publishing and closing also touch the course row and the audit chain."""
@@ -377,6 +389,7 @@ def _naive_take_seat(course_id: int) -> bool:
     return True
 
 
+@races.POSTGRES_ONLY
 @pytest.mark.parametrize(("teachers", "capacity"), [(50, 10), (200, 90)], ids=["50-10", "200-90"])
 def test_negative_control_a_read_then_write_seat_counter_is_caught(
     app, admin_client, monkeypatch, teachers, capacity
@@ -409,3 +422,86 @@ def test_enrolment_status_answers_stay_problem_json_under_contention(app, admin_
     assert len(refused) == 9
     for body in refused:
         assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == 409
+
+
+# --- the embedded default: SQLite behind a threaded server -----------------------------------
+
+
+@races.SQLITE_ONLY
+def test_negative_control_a_deferred_begin_on_sqlite_fails_simultaneous_enrolments(
+    app, admin_client, monkeypatch
+):
+    """Issue 12's numbers: with a plain (deferred) BEGIN, an enrolment that reads and then
+    writes cannot wait for SQLite's lock, and most of a burst fails with
+    ``database is locked``. BEGIN IMMEDIATE is what makes the races above pass."""
+    monkeypatch.setattr(core_db, "SQLITE_BEGIN", "BEGIN")
+    clients = token_clients(app, 50)
+    course_id = make_course(admin_client, capacity=10, waitlist_enabled=True, self_enrollment=True)[
+        "id"
+    ]
+
+    results = enrol_all(clients, course_id)
+
+    found = capacity_anomalies(app, admin_client, course_id, results, capacity=10)
+    assert any(status == 503 for status, _ in results), found
+    control_caught("deferred BEGIN on SQLite, 50 into 10", found)
+
+
+def _serve(app):
+    """The app on a threaded werkzeug server at 127.0.0.1:<free port>, as `flask run`."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _post_over_http(base: str, path: str, token: str) -> tuple[int, dict]:
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+        base + path,
+        data=b"{}",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - 127.0.0.1
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@races.SQLITE_ONLY
+@pytest.mark.parametrize("run", REPEATS)
+def test_two_hundred_enrolments_through_a_threaded_server_on_sqlite_all_succeed(
+    app, admin_client, run
+):
+    """The opening ceremony on `make run`: 200 teachers scan the QR code at the same
+    moment, the development server starts a thread for each, SQLite serialises the
+    writers (BEGIN IMMEDIATE, busy_timeout): 200 x 201, exactly 90 active, 110 waitlisted."""
+    course_id = make_course(admin_client, capacity=90, waitlist_enabled=True, self_enrollment=True)[
+        "id"
+    ]
+    tokens = [client.bearer for client in token_clients(app, 200)]
+    server, thread = _serve(app)
+    base = f"http://127.0.0.1:{server.server_port}"
+    path = f"/api/v1/courses/{course_id}/enrollments"
+    try:
+        barrier = threading.Barrier(len(tokens), timeout=60)
+
+        def enrol(token):
+            barrier.wait()
+            return _post_over_http(base, path, token)
+
+        evidence.add(races.REQUESTS_FIRED, len(tokens))
+        with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+            results = list(pool.map(enrol, tokens, timeout=180))
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+    assert Counter(status for status, _ in results) == {201: 200}, Counter(
+        (status, body.get("code")) for status, body in results
+    )
+    assert capacity_anomalies(app, admin_client, course_id, results, capacity=90) == []
+    seats, counts = course_state(app, course_id)
+    assert seats == 90 and counts == {"active": 90, "waitlisted": 110}
+    race_passed("200 enrolments into 90 seats, threaded server on SQLite")

@@ -613,10 +613,10 @@ def test_my_enrolments_list_my_courses_with_a_summary(
         waitlist_enabled=True,
         program_id=program["id"],
         starts_on="2020-12-02",
-        ends_on="2020-12-08",
+        ends_on="2099-12-08",
     )
     late = make_course(
-        admin_client, title="5G+工业互联网应用研修", starts_on="2021-03-01", ends_on="2021-03-05"
+        admin_client, title="5G+工业互联网应用研修", starts_on="2021-03-01", ends_on="2099-03-05"
     )
     enrolled(other_teacher_client, early["id"])
     waiting = enrolled(teacher_client, early["id"])
@@ -629,6 +629,7 @@ def test_my_enrolments_list_my_courses_with_a_summary(
     summary = mine[1]["course"]
     assert summary["code"] == early["code"] and summary["status"] == "published"
     assert summary["starts_on"] == "2020-12-02" and summary["location"] == "广州"
+    assert summary["time_zone"] == "Asia/Shanghai"
     assert summary["host_institution"] == "广东轻工职业技术学院"
     assert summary["program"]["code"] == "IIOT-TOUR"
     assert "capacity" not in summary and "seats_taken" not in summary

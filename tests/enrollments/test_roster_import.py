@@ -62,10 +62,14 @@ def csv_bytes(rows: list[list], encoding: str = "utf-8") -> bytes:
     return (text + "\r\n").encode(encoding)
 
 
-def upload(client, course_id: int, content: bytes, filename="名单.xlsx", dry_run=False):
+def upload(client, course_id: int, content: bytes, filename="名单.xlsx", dry_run=False, **form):
     return client.post(
         f"/api/v1/courses/{course_id}/enrollments/import",
-        data={"file": (io.BytesIO(content), filename), "dry_run": "true" if dry_run else "false"},
+        data={
+            "file": (io.BytesIO(content), filename),
+            "dry_run": "true" if dry_run else "false",
+            **form,
+        },
         content_type="multipart/form-data",
     )
 
@@ -114,11 +118,12 @@ def test_xlsx_roster_of_90_half_new_creates_45_accounts_and_enrols_all_90(
 ):
     existing_teachers(users, range(1, 91, 2))
 
-    response = upload(admin_client, course["id"], xlsx_bytes(roster()))
+    response = upload(admin_client, course["id"], xlsx_bytes(roster()), update_existing="true")
 
     assert response.status_code == 200, response.get_json()
     report = response.get_json()
-    assert {k: v for k, v in report.items() if k != "activation_tokens"} == {
+    omitted = ("activation_tokens", "plan", "warnings")
+    assert {k: v for k, v in report.items() if k not in omitted} == {
         "rows": 90,
         "created": 45,
         "updated": 45,  # the existing accounts take the file's institution, phone, ...
@@ -194,10 +199,13 @@ def test_dry_run_reports_the_counts_and_writes_nothing(admin_client, users):
     existing_teachers(users, range(1, 91, 2))
     before = snapshot(course["id"])
 
-    response = upload(admin_client, course["id"], xlsx_bytes(roster()), dry_run=True)
+    response = upload(
+        admin_client, course["id"], xlsx_bytes(roster()), dry_run=True, update_existing="true"
+    )
 
     assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {
+    report = response.get_json()
+    assert {k: v for k, v in report.items() if k not in ("plan", "warnings")} == {
         "rows": 90,
         "created": 45,
         "updated": 45,
@@ -206,6 +214,7 @@ def test_dry_run_reports_the_counts_and_writes_nothing(admin_client, users):
         "dry_run": True,
         "activation_tokens": [],
     }
+    assert len(report["plan"]) == 90
     assert snapshot(course["id"]) == before
     assert roster_of(admin_client, course["id"])[0] == []
 
@@ -281,7 +290,7 @@ def test_each_placement_and_new_account_is_audited_and_the_chain_holds(admin_cli
 def test_updates_of_existing_accounts_are_audited(admin_client, users, course):
     teacher = existing_teachers(users, [1])[1]
 
-    upload(admin_client, course["id"], xlsx_bytes(roster(1)))
+    upload(admin_client, course["id"], xlsx_bytes(roster(1)), update_existing="true")
 
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.updated"))
     assert event.entity_id == str(teacher.id)
@@ -324,6 +333,172 @@ def test_import_query_count_does_not_grow_with_the_rows(admin_client, users, cou
     if db.session.get_bind().dialect.name == "postgresql":
         # One multi-row INSERT per batch there; SQLite's driver inserts row by row.
         assert len(small) == len(large)
+
+
+# --- existing accounts, plans, real-world headers ---------------------------------------------
+
+
+def chen(users, **fields):
+    return users.create(
+        email="cxy@gzpyp.edu.cn",
+        full_name="陈晓燕",
+        institution="广州番禺职业技术学院",
+        password=None,
+        **fields,
+    )
+
+
+CHEN_ROWS = [["邮箱", "姓名", "单位"], ["cxy@gzpyp.edu.cn", "陈小燕", "番禺职院"]]
+
+
+def user_updated_events() -> list[AuditEvent]:
+    return db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "user.updated").order_by(AuditEvent.id)
+    ).all()
+
+
+def test_a_roster_never_renames_an_existing_account_and_warns_about_the_difference(
+    admin_client, users, course
+):
+    teacher = chen(users)
+
+    response = upload(admin_client, course["id"], xlsx_bytes(CHEN_ROWS))
+
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert (report["updated"], report["unchanged"], report["enrolled"]) == (0, 1, 1)
+    db.session.expire_all()
+    user = db.session.get(User, teacher.id)
+    assert (user.full_name, user.institution) == ("陈晓燕", "广州番禺职业技术学院")
+    assert user_updated_events() == []
+    assert [(w["row"], w["field"], w["column"]) for w in report["warnings"]] == [
+        (2, "full_name", "姓名"),
+        (2, "institution", "单位"),
+    ]
+    assert "陈晓燕" in report["warnings"][0]["message"]
+    assert "陈小燕" in report["warnings"][0]["message"]
+
+
+def test_with_update_existing_a_roster_changes_the_account_and_audits_old_and_new(
+    admin_client, users, course
+):
+    teacher = chen(users)
+
+    response = upload(admin_client, course["id"], xlsx_bytes(CHEN_ROWS), update_existing="true")
+
+    assert response.get_json()["updated"] == 1
+    db.session.expire_all()
+    assert db.session.get(User, teacher.id).full_name == "陈小燕"
+    [event] = user_updated_events()
+    assert event.entity_id == str(teacher.id)
+    assert event.data["changes"] == {
+        "full_name": {"old": "陈晓燕", "new": "陈小燕"},
+        "institution": {"old": "广州番禺职业技术学院", "new": "番禺职院"},
+    }
+    assert event.data["source"] == "import"
+    assert verify_chain()[1] is None
+
+
+def test_a_dry_run_answers_the_plan_of_every_row(admin_client, users):
+    course = make_course(
+        admin_client, [THEORY], base=COURSE, code="PLAN-1", capacity=2, waitlist_enabled=True
+    )
+    upload(admin_client, course["id"], xlsx_bytes(roster(1)))  # t001 enrolled already
+    existing_teachers(users, [2])  # t002 exists, same name, no institution yet
+    before = snapshot(course["id"])
+
+    response = upload(
+        admin_client, course["id"], xlsx_bytes(roster(4)), dry_run=True, update_existing="true"
+    )
+
+    assert response.status_code == 200, response.get_json()
+    plan = response.get_json()["plan"]
+    assert [(p["row"], p["email"], p["action"], p["account"]) for p in plan] == [
+        (2, email(1), "skip", "skip"),
+        (3, email(2), "enrol", "update"),
+        (4, email(3), "waitlist", "create"),
+        (5, email(4), "waitlist", "create"),
+    ]
+    assert plan[1]["changes"]["institution"] == {"old": None, "new": COLLEGES[2]}
+    assert "full_name" not in plan[1]["changes"]
+    assert plan[2]["changes"]["full_name"] == {"old": None, "new": teacher_row(3)[1]}
+    assert all(p["errors"] == [] for p in plan)
+    assert snapshot(course["id"]) == before
+
+
+def test_a_dry_run_with_bad_rows_is_a_422_that_still_plans_every_row(admin_client, users, course):
+    users.create(role="instructor", email=email(2), full_name="陈导师", password=None)
+    rows = roster(4)
+    rows[3][0] = "t003 at gz-roster.edu.cn"
+    before = snapshot(course["id"])
+
+    body = assert_problem(upload(admin_client, course["id"], xlsx_bytes(rows), dry_run=True), 422)
+
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(3, "email"), (4, "email")]
+    assert [(p["row"], p["action"], [e["column"] for e in p["errors"]]) for p in body["plan"]] == [
+        (2, "enrol", []),
+        (3, "skip", ["邮箱"]),
+        (4, "skip", ["邮箱"]),
+        (5, "enrol", []),
+    ]
+    assert body["plan"][0]["account"] == "create"
+    assert snapshot(course["id"]) == before
+    real = assert_problem(upload(admin_client, course["id"], xlsx_bytes(rows)), 422)
+    assert "plan" not in real
+
+
+def test_a_real_roster_with_a_title_row_extra_columns_and_chinese_aliases_is_read(
+    admin_client, course
+):
+    rows = [
+        ["2026年双师型教师培训（广州站）学员名单"],
+        ["序号", "名字", "性别", "电子邮箱", "学校", "手机号码", "身份", "备注"],
+        [1, "陈晓燕", "女", "cxy@gzpyp.edu.cn", "广州番禺职业技术学院", 13800138000, "老师", ""],
+        [
+            2,
+            "王强",
+            "男",
+            "wq@gdqy.edu.cn",
+            "广东轻工职业技术学院",
+            13900139000,
+            "参训教师",
+            "组长",
+        ],
+    ]
+
+    response = upload(admin_client, course["id"], xlsx_bytes(rows))
+
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert (report["created"], report["enrolled"]) == (2, 2)
+    assert [p["row"] for p in report["plan"]] == [3, 4]
+    assert [w["message"].split(".")[0] for w in report["warnings"]] == [
+        'Unknown column "序号" is ignored',
+        'Unknown column "性别" is ignored',
+        'Unknown column "备注" is ignored',
+    ]
+    entries, _ = roster_of(admin_client, course["id"])
+    assert [(e["user"]["full_name"], e["user"]["institution"]) for e in entries] == [
+        ("陈晓燕", "广州番禺职业技术学院"),
+        ("王强", "广东轻工职业技术学院"),
+    ]
+
+
+def test_a_missing_column_is_named_in_chinese_and_row_errors_name_the_files_column(
+    admin_client, course
+):
+    body = assert_problem(
+        upload(admin_client, course["id"], xlsx_bytes([["名字", "学校"], ["甲", "某校"]])), 422
+    )
+    assert [(e["field"], e["message"]) for e in body["errors"]] == [
+        ("email", 'Required column "email" is missing. 缺少必填列“邮箱”。')
+    ]
+
+    rows = [["电子邮箱", "名字"], ["a@x.cn", "甲"], ["not an email", "乙"]]
+    body = assert_problem(upload(admin_client, course["id"], xlsx_bytes(rows)), 422)
+    assert [(e["row"], e["field"], e["column"]) for e in body["errors"]] == [
+        (3, "email", "电子邮箱")
+    ]
 
 
 # --- refusals: nothing is written ------------------------------------------------------------

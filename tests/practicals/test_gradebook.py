@@ -10,8 +10,14 @@ from urllib.parse import quote
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
+from lms.accounts.models import User
+from lms.catalog.models import RubricCriterion
 from lms.completion import gradebook
+from lms.enrollments.models import Enrollment
+from lms.extensions import db
+from lms.practicals.models import Grade, Submission
 from tests.builders import (
     add_completion,
     add_course,
@@ -130,6 +136,15 @@ ROWS_ZH = [
     ["王芳", "wangfang@example.edu.cn", "", "在读", "—", "—", "已提交", "0", "0", "0"],
     ["孙七", "sunqi@example.edu.cn", "", "已结业", "已完成", "—", "70 通过", "4", "8", "12"],
 ]
+# The practical's rubric criteria: one column of points each, after the practical's column
+CRITERIA_ZH = [
+    "设备接入实训：设备接入（分）",
+    "设备接入实训：数据上报（分）",
+    "设备接入实训：实训报告（分）",
+]
+HEADER_ZH[7:7] = CRITERIA_ZH
+for _row in ROWS_ZH:
+    _row[7:7] = ["", "", ""]  # graded without per-criterion scores
 
 
 def test_csv_has_a_bom_chinese_headers_and_one_row_per_enrolment(book):
@@ -187,7 +202,35 @@ def test_xlsx_opens_with_openpyxl_and_has_the_same_rows(book):
     assert rows == [HEADER_ZH, *ROWS_ZH]
     evil = sheet["A3"]
     assert evil.data_type == "s" and evil.value.startswith("'=")  # text, not a formula
-    assert sheet["H2"].value == 6  # hours are numbers
+    assert sheet["K2"].value == 6  # hours are numbers
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:M{len(ROWS_ZH) + 1}"
+    assert sheet.column_dimensions["B"].width > sheet.column_dimensions["D"].width
+
+
+def test_practical_criteria_have_their_points_as_number_columns(book):
+    _, _, lab = book["modules"]
+    criteria = db.session.scalars(
+        select(RubricCriterion)
+        .where(RubricCriterion.module_id == lab.id)
+        .order_by(RubricCriterion.position)
+    ).all()
+    grade = db.session.scalars(
+        select(Grade).join(Submission).join(Enrollment).join(User).where(User.full_name == "李明")
+    ).one()
+    grade.scores = [
+        {"criterion_id": criteria[0].id, "points": 40},
+        {"criterion_id": criteria[1].id, "points": 25.5},
+        {"criterion_id": criteria[2].id, "points": 20},
+    ]
+    db.session.commit()
+
+    response = _get(book["instructor"], book["course"].id, "?format=xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.get_data())).active
+    assert [sheet.cell(2, column).value for column in (8, 9, 10)] == [40, 25.5, 20]
+    csv_rows = _csv_rows(_get(book["instructor"], book["course"].id, "?format=csv&lang=en"))
+    assert csv_rows[0][7] == f"设备接入实训: {criteria[0].title} (points)"
+    assert csv_rows[1][7:10] == ["40", "25.5", "20"]
 
 
 def test_json_is_a_list_of_rows_with_module_states(book):

@@ -1,4 +1,4 @@
-"""Regrades under real concurrency (PostgreSQL only).
+"""Regrades under real concurrency, on PostgreSQL and on SQLite (the control: PostgreSQL).
 
 Several graders (each an assigned instructor with their own client) read the same grade
 version and regrade at the same moment with that ETag as If-Match. The optimistic lock is
@@ -42,7 +42,7 @@ from tests.races import (
     race_passed,
 )
 
-pytestmark = races.PYTESTMARK
+pytestmark = races.BOTH_DATABASES
 
 REPEATS = races.REPEATS
 GRADERS = 8
@@ -261,6 +261,7 @@ def _unlocked_update_grade(grade: Grade, expected: int, values: dict) -> Grade:
     return grade
 
 
+@races.POSTGRES_ONLY
 def test_negative_control_an_unlocked_version_check_loses_updates(app, monkeypatch):
     monkeypatch.setattr(grading, "_update_grade", _unlocked_update_grade)
     found = []

@@ -515,8 +515,8 @@ def test_with_manual_release_the_owner_sees_nothing_until_release(
     add_grade(body["id"], passed=False)
     hidden = teacher_client.get(f"/api/v1/submissions/{body['id']}").get_json()
     assert hidden["status"] == "submitted" and hidden["grade"] is None
-    # resubmitting would reveal the failure: still awaiting the (released) grade
-    assert_problem(submit(teacher_client, setup["module"]["id"]), 409, "awaiting-grade")
+    # resubmitting would reveal the failure: the grade is not released yet
+    assert_problem(submit(teacher_client, setup["module"]["id"]), 409, "grade-not-released")
     staff = instructor_of(app, users, admin_client, setup["course"]["id"])
     seen = staff.get(f"/api/v1/submissions/{body['id']}").get_json()
     assert seen["status"] == "graded" and seen["grade"]["passed"] is False
@@ -701,6 +701,20 @@ def test_extensions_are_for_practical_modules(admin_client, teacher, setup):
 
 
 # --- attempts and reopening ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("passed", [False, True])
+def test_an_attempt_graded_before_release_answers_grade_not_released_whatever_its_result(
+    admin_client, teacher_client, passed
+):
+    setup = practical_setup(
+        admin_client, teacher_client, course={"grade_release": "manual"}, reopen="until_pass"
+    )
+    body = submitted(teacher_client, setup["module"]["id"])
+    add_grade(body["id"], passed=passed)
+    problem = assert_problem(submit(teacher_client, setup["module"]["id"]), 409)
+    assert problem["code"] == "grade-not-released"
+    assert "not graded" not in problem["detail"]
 
 
 def test_no_second_attempt_while_the_first_awaits_its_grade(teacher_client, module_id):

@@ -203,6 +203,83 @@ def zip_of(entries: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+SHEET_MAIN = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+# A declared size: openpyxl then stops reading the sheet there when it opens the workbook.
+_DIMENSION = b'<dimension ref="A1:B2000"/>'
+_HEADER = (
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>email</t></is></c>'
+    b'<c r="B1" t="inlineStr"><is><t>full_name</t></is></c></row>'
+)
+# Valid rows before the hostile part: openpyxl reads a sheet lazily, so a fault far enough
+# into the XML surfaces while the rows are iterated, not when the workbook is opened.
+_ROWS = b"".join(
+    b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>p%d@example.edu.cn</t></is></c>'
+    b'<c r="B%d" t="inlineStr"><is><t>n%d</t></is></c></row>' % ((n,) * 5)
+    for n in range(2, 2000)
+)
+# Worksheet XML that no parser should accept, each as the first sheet of a good workbook.
+HOSTILE_SHEETS = {
+    "XLSX sheet with an undefined entity": (
+        b'<?xml version="1.0"?><worksheet xmlns="'
+        + SHEET_MAIN
+        + b'">'
+        + _DIMENSION
+        + b"<sheetData>"
+        + _HEADER
+        + _ROWS
+        + b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>&nope;</t></is></c></row>'
+        b"</sheetData></worksheet>"
+    ),
+    "XLSX sheet with entity expansion (billion laughs)": (
+        b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(
+            b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10)
+            for i in range(8)
+        )
+        + b']><worksheet xmlns="'
+        + SHEET_MAIN
+        + b'">'
+        + _DIMENSION
+        + b"<sheetData>"
+        + _HEADER
+        + _ROWS
+        + b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>&i;</t></is></c></row>'
+        b"</sheetData></worksheet>"
+    ),
+    "XLSX sheet with an external entity": (
+        b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<worksheet xmlns="'
+        + SHEET_MAIN
+        + b'">'
+        + _DIMENSION
+        + b"<sheetData>"
+        + _HEADER
+        + _ROWS
+        + b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>&x;</t></is></c></row>'
+        b"</sheetData></worksheet>"
+    ),
+    "XLSX sheet with truncated XML": (
+        b'<?xml version="1.0"?><worksheet xmlns="'
+        + SHEET_MAIN
+        + b'">'
+        + _DIMENSION
+        + b"<sheetData>"
+        + _HEADER
+        + _ROWS
+        + b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>li'
+    ),
+}
+
+
+def xlsx_with_sheet_xml(sheet_xml: bytes) -> bytes:
+    """A workbook made by openpyxl whose first worksheet's XML is replaced by
+    ``sheet_xml``."""
+    good = zipfile.ZipFile(io.BytesIO(xlsx_bytes([["email", "full_name"]])))
+    entries = {info.filename: good.read(info) for info in good.infolist()}
+    entries["xl/worksheets/sheet1.xml"] = sheet_xml
+    return zip_of(entries)
+
+
 def xlsx_without_sheets() -> bytes:
     """An OOXML package whose workbook lists no sheet at all."""
     content_types = (

@@ -86,6 +86,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/certificates/<string:serial>/credential.jwt"):
         Row((401, 404, 404, 200, 404, 200)),
     ("GET", "/api/v1/certificates/<string:serial>/pdf"): Row((401, 404, 404, 200, 404, 200)),
+    ("POST", "/api/v1/certificates/<string:serial>/pdf/render"):
+        Row((401, 403, 403, 403, 403, 200)),
     ("POST", "/api/v1/certificates/<string:serial>/reissue"): Row((401, 403, 403, 403, 403, 422)),
     ("POST", "/api/v1/certificates/<string:serial>/restore"): Row((401, 403, 403, 403, 403, 422)),
     ("POST", "/api/v1/certificates/<string:serial>/revoke"): Row((401, 403, 403, 403, 403, 422)),
