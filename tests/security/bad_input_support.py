@@ -217,56 +217,48 @@ _ROWS = b"".join(
     b'<c r="B%d" t="inlineStr"><is><t>n%d</t></is></c></row>' % ((n,) * 5)
     for n in range(2, 2000)
 )
+
+
+def _hostile_sheet(doctype: bytes, last_row: bytes) -> bytes:
+    """A worksheet of 2,000 good rows (so openpyxl opens it and fails while reading rows)
+    behind ``doctype``, ending with ``last_row``."""
+    return (
+        b'<?xml version="1.0"?>'
+        + doctype
+        + b'<worksheet xmlns="'
+        + SHEET_MAIN
+        + b'">'
+        + _DIMENSION
+        + b"<sheetData>"
+        + _HEADER
+        + _ROWS
+        + last_row
+    )
+
+
+def _last_cell(text: bytes) -> bytes:
+    return (
+        b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>'
+        + text
+        + b"</t></is></c></row></sheetData></worksheet>"
+    )
+
+
+_LAUGHS = b"".join(
+    b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10) for i in range(8)
+)
+
 # Worksheet XML that no parser should accept, each as the first sheet of a good workbook.
 HOSTILE_SHEETS = {
-    "XLSX sheet with an undefined entity": (
-        b'<?xml version="1.0"?><worksheet xmlns="'
-        + SHEET_MAIN
-        + b'">'
-        + _DIMENSION
-        + b"<sheetData>"
-        + _HEADER
-        + _ROWS
-        + b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>&nope;</t></is></c></row>'
-        b"</sheetData></worksheet>"
+    "XLSX sheet with an undefined entity": _hostile_sheet(b"", _last_cell(b"&nope;")),
+    "XLSX sheet with entity expansion (billion laughs)": _hostile_sheet(
+        b'<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">' + _LAUGHS + b"]>", _last_cell(b"&i;")
     ),
-    "XLSX sheet with entity expansion (billion laughs)": (
-        b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
-        + b"".join(
-            b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10)
-            for i in range(8)
-        )
-        + b']><worksheet xmlns="'
-        + SHEET_MAIN
-        + b'">'
-        + _DIMENSION
-        + b"<sheetData>"
-        + _HEADER
-        + _ROWS
-        + b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>&i;</t></is></c></row>'
-        b"</sheetData></worksheet>"
+    "XLSX sheet with an external entity": _hostile_sheet(
+        b'<!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/passwd">]>', _last_cell(b"&x;")
     ),
-    "XLSX sheet with an external entity": (
-        b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-        b'<worksheet xmlns="'
-        + SHEET_MAIN
-        + b'">'
-        + _DIMENSION
-        + b"<sheetData>"
-        + _HEADER
-        + _ROWS
-        + b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>&x;</t></is></c></row>'
-        b"</sheetData></worksheet>"
-    ),
-    "XLSX sheet with truncated XML": (
-        b'<?xml version="1.0"?><worksheet xmlns="'
-        + SHEET_MAIN
-        + b'">'
-        + _DIMENSION
-        + b"<sheetData>"
-        + _HEADER
-        + _ROWS
-        + b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>li'
+    "XLSX sheet with truncated XML": _hostile_sheet(
+        b"", b'<row r="2000"><c r="A2000" t="inlineStr"><is><t>li'
     ),
 }
 
